@@ -1,0 +1,5 @@
+"""Every websocket route of the product, gathered from the apps that own them."""
+
+from marketplace.routing import websocket_urlpatterns as marketplace_ws
+
+websocket_urlpatterns = [*marketplace_ws]

@@ -1,0 +1,24 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from marketplace.demo import DEMO_LOGINS, SIZES, DemoDataError, demo_seed
+
+
+class Command(BaseCommand):
+    help = "加载瑶海区演示数据（可重复运行，只创建缺少的数据）。"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--size", choices=SIZES, default="small")
+        parser.add_argument("--data", help="区划与组织数据文件（JSON），默认使用内置的瑶海区数据")
+
+    def handle(self, *args, size, data, **options):
+        try:
+            report = demo_seed(size=size, data_path=data)
+        except DemoDataError as exc:
+            raise CommandError(str(exc.message)) from exc
+        created = ", ".join(f"{k} +{v}" for k, v in sorted(report.created.items())) or "无新增"
+        self.stdout.write(self.style.SUCCESS(f"演示数据就绪（{size}）：{created}"))
+        self.stdout.write(f"演示账号（密码均为 {settings.DEMO_PASSWORD}）：")
+        for login in DEMO_LOGINS:
+            where = f" @ {login.organisation}" if login.organisation else ""
+            self.stdout.write(f"  {login.username:<10} {login.role.label}{where}")

@@ -1,0 +1,16 @@
+"""Celery tasks of the shared domain: thin wrappers that re-fetch by id and own retries."""
+
+from smtplib import SMTPException
+
+from celery import shared_task
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5)
+def organisation_verified_notify(self, organisation_id: int) -> int:
+    """Tell an organisation's members by mail that it has been verified."""
+    from marketplace.services import organisation_verified_notify as notify
+
+    try:
+        return notify(organisation_id=organisation_id)
+    except (SMTPException, OSError) as exc:
+        raise self.retry(exc=exc, countdown=60) from exc

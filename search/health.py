@@ -1,0 +1,15 @@
+"""The search part of `/healthz`."""
+
+from django.conf import settings
+
+
+def search_ping() -> str:
+    """Which backend answers. The database backend is up whenever the database is; the
+    Elasticsearch backend must answer a ping."""
+    if settings.SEARCH_BACKEND != "elasticsearch":
+        return "database"
+    from search.client import get_client
+
+    if not get_client().ping():
+        raise ConnectionError("elasticsearch did not answer")
+    return "elasticsearch"
