@@ -32,7 +32,8 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     for label in ("first run", "second run"):
         started = time.perf_counter()
-        call_command("seed_demo", size="district", verbosity=0, stdout=open(os.devnull, "w"))
+        with open(os.devnull, "w") as quiet:
+            call_command("seed_demo", size="district", verbosity=0, stdout=quiet)
         elapsed = time.perf_counter() - started
         print(f"{label}: {elapsed:.1f} s")
     print(

@@ -7,7 +7,9 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
+from django.utils import translation
 
 from marketplace.models import Area, Organisation, Role
 from tests import factories as f
@@ -27,6 +29,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_redis)
         if item.get_closest_marker("elasticsearch") and not os.environ.get("ELASTICSEARCH_URL"):
             item.add_marker(skip_es)
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's default language (a request in English leaves the
+    thread's language switched, as it does in a server thread)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
 
 
 @pytest.fixture(autouse=True)
