@@ -14,3 +14,20 @@ def organisation_verified_notify(self, organisation_id: int) -> int:
         return notify(organisation_id=organisation_id)
     except (SMTPException, OSError) as exc:
         raise self.retry(exc=exc, countdown=60) from exc
+
+
+@shared_task(acks_late=True)
+def emergency_escalate() -> int:
+    """Every few minutes (beat): send overdue emergency needs to the street, then the
+    district. Idempotent: each level happens once per need."""
+    from marketplace.services import need_escalate_overdue
+
+    return need_escalate_overdue()
+
+
+@shared_task(acks_late=True)
+def monitoring_scan() -> int:
+    """Daily (beat): run the monitoring rules and write new warnings, deduplicated."""
+    from marketplace.services import monitoring_scan as scan
+
+    return scan()

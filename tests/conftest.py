@@ -4,14 +4,15 @@ user per role (and a second street official for cross-street refusals)."""
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
 from django.core.cache import caches
-from django.utils import translation
+from django.utils import timezone, translation
 
-from marketplace.models import Area, Organisation, Role
+from marketplace.models import Area, AssistanceStandard, Organisation, Role
 from tests import factories as f
 
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
@@ -92,6 +93,23 @@ def world(db):
         Role.APPLICANT: f.user("shenqing", Role.APPLICANT),
         Role.AUDITOR: f.user("shenji", Role.AUDITOR, w.audit_dept),
     }
+    w.housing = f.organisation(
+        "瑶海区住房和城乡建设局",
+        OK.DEPARTMENT,
+        district,
+        department=Organisation.Department.HOUSING,
+    )
+    w.health = f.organisation(
+        "瑶海区卫生健康委员会", OK.DEPARTMENT, district, department=Organisation.Department.HEALTH
+    )
+    w.users[Role.DEPARTMENT_STAFF] = f.user("bumen", Role.DEPARTMENT_STAFF, w.housing)
+    w.health_staff = f.user("weijian", Role.DEPARTMENT_STAFF, w.health)
+    w.community_office2 = f.organisation("胜利路社区居委会", OK.COMMUNITY, community2)
+    w.community_worker2 = f.user("shequ2", Role.COMMUNITY_WORKER, w.community_office2)
+    # The 低保 standard for this year (data, not code).
+    w.standard = AssistanceStandard.objects.create(
+        year=timezone.localdate().year, area=district, dibao_monthly=Decimal("800")
+    )
     w.street_official2 = f.user("jiedao2", Role.STREET_OFFICIAL, w.office2)
     w.pending_member = f.user("xinsheli", Role.VOLUNTEER, w.pending_in_street)
     return w

@@ -4,9 +4,11 @@ never stands on a row the product itself would refuse."""
 from __future__ import annotations
 
 import itertools
+from datetime import date
 
 from marketplace.demo import credit_code_for
 from marketplace.models import Area, Membership, Organisation, User
+from marketplace.validators import resident_id_check_char
 
 _seq = itertools.count(1)
 
@@ -37,3 +39,15 @@ def user(username: str, role: str | None = None, organisation: Organisation | No
         m.full_clean()
         m.save()
     return obj
+
+
+def resident_id(born: date | None = None, *, region: str = "340102") -> str:
+    """A fresh, valid resident ID number (GB 11643-1999) for someone born on `born`."""
+    born = born or date(1960, 5, 17)
+    seq = f"{next(_seq) % 1000:03d}"
+    first17 = f"{region}{born:%Y%m%d}{seq}"
+    return first17 + resident_id_check_char(first17)
+
+
+def phone() -> str:
+    return f"139{next(_seq) % 100_000_000:08d}"

@@ -2,9 +2,12 @@
 environment (django-environ); with no variables set the project runs embedded: SQLite,
 in-memory channel layer and cache, Celery tasks in-process, search through the database."""
 
+import base64
+import hashlib
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -220,6 +223,45 @@ DEMO_DATA_ALLOWED = True
 DEMO_PASSWORD = "Yaohai@2021"  # noqa: S105 - documented demo logins only
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@yaohai.example")
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+
+# --- Sensitive personal data (marketplace/crypto.py) ----------------------------------
+# AES-256-GCM keys as "id:base64key[,id:base64key]"; SENSITIVE_DATA_KEY_ID is the one new
+# ciphertexts use, the others only decrypt (rotation: README, "Sensitive data"). Embedded mode
+# derives keys from the secret key; production requires its own.
+_derived = base64.urlsafe_b64encode(hashlib.sha256(f"data:{SECRET_KEY}".encode()).digest())
+SENSITIVE_DATA_KEYS = env("SENSITIVE_DATA_KEYS", default=f"dev:{_derived.decode()}")
+SENSITIVE_DATA_KEY_ID = env("SENSITIVE_DATA_KEY_ID", default="dev")
+SENSITIVE_DATA_HASH_KEY = env(
+    "SENSITIVE_DATA_HASH_KEY",
+    default=base64.urlsafe_b64encode(
+        hashlib.sha256(f"hash:{SECRET_KEY}".encode()).digest()
+    ).decode(),
+)
+
+# --- Cases and needs ---------------------------------------------------------------------
+# An emergency (急难) need must be answered within this many hours of submission; when it is
+# not, it goes to the street office, and after the second window to district civil affairs.
+EMERGENCY_RESPONSE_HOURS = env.int("EMERGENCY_RESPONSE_HOURS", default=24)
+EMERGENCY_DISTRICT_ESCALATION_HOURS = env.int("EMERGENCY_DISTRICT_ESCALATION_HOURS", default=12)
+# A household found by a grid worker must be verified by the community within this many days.
+DISCOVERY_VERIFY_DAYS = env.int("DISCOVERY_VERIFY_DAYS", default=3)
+# A department has this many days to finish a referral before it is flagged overdue.
+REFERRAL_DUE_DAYS = env.int("REFERRAL_DUE_DAYS", default=7)
+# Uploaded authorisation letters: size cap and the kinds accepted (checked by content).
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
+UPLOAD_CONTENT_TYPES = ["application/pdf", "image/jpeg", "image/png"]
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+CELERY_BEAT_SCHEDULE = {
+    "emergency-escalate": {
+        "task": "marketplace.tasks.emergency_escalate",
+        "schedule": 300.0,
+    },
+    "monitoring-scan": {
+        "task": "marketplace.tasks.monitoring_scan",
+        "schedule": crontab(hour=2, minute=0),
+    },
+}
 
 LOGGING = {
     "version": 1,

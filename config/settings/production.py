@@ -10,6 +10,10 @@ SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 DEMO_DATA_ALLOWED = False
+# Sensitive data keys must be set apart from the secret key (see README, "Sensitive data").
+SENSITIVE_DATA_KEYS = env("SENSITIVE_DATA_KEYS")
+SENSITIVE_DATA_KEY_ID = env("SENSITIVE_DATA_KEY_ID")
+SENSITIVE_DATA_HASH_KEY = env("SENSITIVE_DATA_HASH_KEY")
 
 STORAGES["staticfiles"] = {
     "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",

@@ -220,6 +220,7 @@ class Role(models.TextChoices):
     VOLUNTEER = "volunteer", _("志愿者")
     APPLICANT = "applicant", _("救助申请人")
     AUDITOR = "auditor", _("审计/纪检（只读）")
+    DEPARTMENT_STAFF = "department_staff", _("部门工作人员")
 
 
 _K = Organisation.Kind
@@ -234,6 +235,7 @@ ROLE_ORGANISATION_KINDS: dict[str, set] = {
     Role.VOLUNTEER: {None, _K.VOLUNTEER_ORG, _K.VOLUNTEER_FEDERATION},
     Role.APPLICANT: {None},
     Role.AUDITOR: {_K.DEPARTMENT, _K.CIVIL_AFFAIRS},
+    Role.DEPARTMENT_STAFF: {_K.DEPARTMENT},
 }
 
 

@@ -21,6 +21,8 @@ class UserScope:
     roles: frozenset[str] = frozenset()
     organisation_ids: frozenset[int] = frozenset()
     street_ids: frozenset[int] = frozenset()
+    community_ids: frozenset[int] = frozenset()
+    department_ids: frozenset[int] = frozenset()
     memberships: tuple[Membership, ...] = field(default=())
 
     def has(self, *roles: str) -> bool:
@@ -54,6 +56,12 @@ def user_scope(*, user: User) -> UserScope:
         roles=frozenset(m.role for m in memberships),
         organisation_ids=frozenset(m.organisation_id for m in memberships if m.organisation_id),
         street_ids=frozenset(street_ids),
+        community_ids=frozenset(
+            m.organisation.area_id for m in memberships if m.role == Role.COMMUNITY_WORKER
+        ),
+        department_ids=frozenset(
+            m.organisation_id for m in memberships if m.role == Role.DEPARTMENT_STAFF
+        ),
         memberships=memberships,
     )
     user._scope_cache = scope
