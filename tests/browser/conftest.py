@@ -65,3 +65,27 @@ def phone(browser):
 def artifacts():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def _site_tree(transactional_db):
+    """The Wagtail page tree that migrations create. A transactional test elsewhere in the
+    run may flush it before the serialized copy is restored, so make sure it is there."""
+    from wagtail.models import Locale, Page, Site
+
+    from cms.models import HomePage
+
+    if Site.objects.filter(is_default_site=True).exists():
+        return
+    locale, _ = Locale.objects.get_or_create(language_code="zh-hans")
+    root = Page.get_first_root_node() or Page.add_root(title="Root", locale=locale)
+    home = root.add_child(
+        instance=HomePage(title="瑶海区五社联动社会力量服务平台", slug="home", locale=locale)
+    )
+    Site.objects.create(
+        hostname="localhost",
+        port=80,
+        site_name="瑶海区五社联动社会力量服务平台",
+        root_page=home,
+        is_default_site=True,
+    )

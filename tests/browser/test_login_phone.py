@@ -3,7 +3,12 @@
 import pytest
 from django.core.management import call_command
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the rows migrations seed (service types, the Wagtail home page) are put
+# back after each transactional test flushes the tables.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def test_street_official_logs_in_on_a_phone(live_server, phone, artifacts):
