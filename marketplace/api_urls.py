@@ -1,8 +1,22 @@
 from rest_framework.routers import DefaultRouter
 
-from marketplace.api import OrganisationViewSet
+from marketplace.api import (
+    ApplicationViewSet,
+    CaseViewSet,
+    NeedViewSet,
+    OpenNeedViewSet,
+    OrganisationViewSet,
+    ReferralViewSet,
+    WarningViewSet,
+)
 
 router = DefaultRouter()
 router.register("organisations", OrganisationViewSet, basename="api-organisation")
+router.register("cases", CaseViewSet, basename="api-case")
+router.register("needs", NeedViewSet, basename="api-need")
+router.register("open-needs", OpenNeedViewSet, basename="api-open-need")
+router.register("applications", ApplicationViewSet, basename="api-application")
+router.register("referrals", ReferralViewSet, basename="api-referral")
+router.register("warnings", WarningViewSet, basename="api-warning")
 
 urlpatterns = router.urls
