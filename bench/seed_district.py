@@ -4,7 +4,8 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/seed_district.py
 
 Prints the time of the first run (everything created) and of a second run (idempotent:
-nothing created), with row counts. The database is migrated first; use an empty one.
+nothing created), with row counts (directory, then households, needs and their records).
+The database is migrated first; use an empty one.
 """
 
 import os
@@ -25,7 +26,19 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from marketplace.models import Area, Membership, Organisation, User  # noqa: E402
+from marketplace.models import (  # noqa: E402
+    Area,
+    Case,
+    CaseMember,
+    Consent,
+    Membership,
+    Need,
+    NeedTransition,
+    Organisation,
+    Referral,
+    User,
+    Warning,
+)
 
 
 def main() -> None:
@@ -40,6 +53,12 @@ def main() -> None:
         f"areas={Area.objects.count()} organisations={Organisation.objects.count()} "
         f"users={User.objects.count()} memberships={Membership.objects.count()} "
         f"database={django.db.connection.vendor}"
+    )
+    print(
+        f"cases={Case.objects.count()} members={CaseMember.objects.count()} "
+        f"consents={Consent.objects.count()} needs={Need.objects.count()} "
+        f"transitions={NeedTransition.objects.count()} referrals={Referral.objects.count()} "
+        f"warnings={Warning.objects.count()}"
     )
 
 

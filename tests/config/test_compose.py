@@ -34,6 +34,16 @@ REQUIRED_APP_ENV = [
     "DATABASE_URL",
     "REDIS_URL",
     "ELASTICSEARCH_URL",
+    "SENSITIVE_DATA_KEYS",
+    "SENSITIVE_DATA_KEY_ID",
+    "SENSITIVE_DATA_HASH_KEY",
+]
+# Values that only the deployment may supply: compose refuses to start without them.
+REQUIRED_SECRETS = [
+    "DJANGO_SECRET_KEY",
+    "SENSITIVE_DATA_KEYS",
+    "SENSITIVE_DATA_KEY_ID",
+    "SENSITIVE_DATA_HASH_KEY",
 ]
 HEALTHCHECKED_SERVICES = ["db", "redis", "elasticsearch", "web", "worker"]
 
@@ -278,8 +288,17 @@ def test_app_services_share_the_production_environment(services, name):
     assert env["DATABASE_URL"].endswith("@db:5432/wushe")
     assert env["REDIS_URL"] == "redis://redis:6379/0"
     assert env["ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
-    # The secret key must come from the deployment environment, never from the file.
-    assert re.fullmatch(r"\$\{DJANGO_SECRET_KEY:\?[^}]*\}", env["DJANGO_SECRET_KEY"])
+    # The secret key and the sensitive-data keys must come from the deployment environment,
+    # never from the file, and without a default.
+    for key in REQUIRED_SECRETS:
+        assert re.fullmatch(rf"\$\{{{key}:\?[^}}]*\}}", env[key]), (name, key)
+
+
+def test_env_example_lists_every_required_secret():
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    names = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line}
+    missing = [key for key in REQUIRED_SECRETS if key not in names]
+    assert not missing, f".env.example lacks {missing}"
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

@@ -1,12 +1,29 @@
 """Production settings refuse to start half-configured and pass Django's deploy checks."""
 
+import base64
 import os
 import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+SENSITIVE_VARS = ("SENSITIVE_DATA_KEYS", "SENSITIVE_DATA_KEY_ID", "SENSITIVE_DATA_HASH_KEY")
+
+
+def _key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def _sensitive_env() -> dict[str, str]:
+    """A complete, valid set of sensitive-data keys (two keys, the second current)."""
+    return {
+        "SENSITIVE_DATA_KEYS": f"k1:{_key()},k2:{_key()}",
+        "SENSITIVE_DATA_KEY_ID": "k2",
+        "SENSITIVE_DATA_HASH_KEY": _key(),
+    }
 
 
 def _run(args, **env_overrides):
@@ -14,6 +31,7 @@ def _run(args, **env_overrides):
         k: v
         for k, v in os.environ.items()
         if k not in {"DJANGO_SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        and k not in SENSITIVE_VARS
     }
     env["DJANGO_SETTINGS_MODULE"] = "config.settings.production"
     env.update(env_overrides)
@@ -23,15 +41,32 @@ def _run(args, **env_overrides):
 
 
 def test_production_refuses_without_secret_key():
-    result = _run(["manage.py", "check"], ALLOWED_HOSTS="example.org")
+    result = _run(["manage.py", "check"], ALLOWED_HOSTS="example.org", **_sensitive_env())
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
 def test_production_refuses_without_allowed_hosts():
-    result = _run(["manage.py", "check"], DJANGO_SECRET_KEY=secrets.token_urlsafe(50))
+    result = _run(
+        ["manage.py", "check"], DJANGO_SECRET_KEY=secrets.token_urlsafe(50), **_sensitive_env()
+    )
     assert result.returncode != 0
     assert "ALLOWED_HOSTS" in result.stderr
+
+
+@pytest.mark.parametrize("missing", SENSITIVE_VARS)
+def test_production_refuses_without_each_sensitive_data_key(missing):
+    # Embedded mode derives these from the secret key; production must never do that.
+    env = _sensitive_env()
+    del env[missing]
+    result = _run(
+        ["manage.py", "check"],
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="yaohai.example.org",
+        **env,
+    )
+    assert result.returncode != 0
+    assert f"Set the {missing} environment variable" in result.stderr
 
 
 def test_production_passes_deploy_checks():
@@ -39,6 +74,7 @@ def test_production_passes_deploy_checks():
         ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="yaohai.example.org",
+        **_sensitive_env(),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
