@@ -366,6 +366,8 @@ def case_register(
     else:
         raise NotPermitted(_("只能为本社区、本街道的居民登记。"))
     _check_submission_key(Case, submission_key)
+    # A registration joined to a household on file leaves its key on the need it created.
+    _check_submission_key(Need, submission_key)
     if not sensitive_consent_by.strip():
         raise ValidationError({"sensitive_consent_by": _("请记录申请人同意处理其敏感个人信息。")})
 
@@ -376,6 +378,9 @@ def case_register(
             created_need = _need_build(
                 case=existing, spec=need, channel=channel, created_by=created_by
             )
+            if submission_key:
+                created_need.submission_key = submission_key
+                created_need.save(update_fields=["submission_key"])
             _transition(need=created_need, to=Need.Status.SUBMITTED, by=created_by)
         return IntakeResult(case=existing, need=created_need, linked=True)
 
