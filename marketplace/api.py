@@ -83,7 +83,7 @@ from marketplace.services import (
 
 # The need lifecycle's actor rule lives in the service; the detail offers exactly the steps
 # it would accept.
-from marketplace.services.cases import _TRANSITION_ACTORS, _actor_kinds
+from marketplace.services.cases import need_transitions_allowed
 
 
 def exception_handler(exc, context):
@@ -519,12 +519,7 @@ class NeedDetailSerializer(NeedSerializer):
 
     def get_allowed_transitions(self, obj) -> list[str]:
         """The steps this reader may take now, by the same rule the service enforces."""
-        kinds = _actor_kinds(user=self.context["request"].user, need=obj)
-        return [
-            s
-            for s in Need.Status.values
-            if s in Need.TRANSITIONS[obj.status] and _TRANSITION_ACTORS.get(s, set()) & kinds
-        ]
+        return need_transitions_allowed(need=obj, user=self.context["request"].user)
 
 
 class ApplicationSerializer(serializers.ModelSerializer):

@@ -86,7 +86,7 @@ from marketplace.services import (
 
 # The need lifecycle's actor rule lives in the service; the detail page offers exactly the
 # steps it would accept.
-from marketplace.services.cases import _TRANSITION_ACTORS, _actor_kinds
+from marketplace.services.cases import need_transitions_allowed
 
 PAGE_SIZE = 20
 
@@ -702,19 +702,9 @@ def need_list_view(request, export=False):
     )
 
 
-def _allowed_transitions(*, need, user) -> list[str]:
-    """The steps this user may take now, by the same rule the service enforces."""
-    kinds = _actor_kinds(user=user, need=need)
-    return [
-        status
-        for status in Need.Status.values
-        if status in Need.TRANSITIONS[need.status] and _TRANSITION_ACTORS.get(status, set()) & kinds
-    ]
-
-
 def _need_detail_response(request, need, *, status=200):
     _with_countdown([need], timezone.now())
-    allowed = _allowed_transitions(need=need, user=request.user)
+    allowed = need_transitions_allowed(need=need, user=request.user)
     return render(
         request,
         "marketplace/need_detail.html",

@@ -63,6 +63,7 @@ __all__ = [
     "need_create",
     "need_escalate_overdue",
     "need_transition",
+    "need_transitions_allowed",
     "referral_accept",
     "referral_complete",
     "referral_return",
@@ -658,6 +659,17 @@ def _actor_kinds(*, user: User, need: Need) -> set[str]:
     }:
         kinds.add("owner")
     return kinds
+
+
+def need_transitions_allowed(*, need: Need, user: User) -> list[str]:
+    """The statuses this user may move the need to now, by the rule `need_transition`
+    enforces; pages and the API offer exactly these."""
+    kinds = _actor_kinds(user=user, need=need)
+    return [
+        status
+        for status in Need.Status.values
+        if status in Need.TRANSITIONS[need.status] and _TRANSITION_ACTORS.get(status, set()) & kinds
+    ]
 
 
 def _transition(*, need: Need, to: str, by: User | None, reason: str = "") -> Need:
