@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/", include("marketplace.api_urls")),
     path("", include("marketplace.urls")),
+    path("", include("volunteers.urls")),
 ]
 
 if settings.DEBUG:

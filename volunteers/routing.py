@@ -1,0 +1,3 @@
+"""Websocket routes of volunteering."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Reads of opportunities."""
+
+__all__: list[str] = []

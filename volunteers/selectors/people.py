@@ -1,0 +1,3 @@
+"""Reads of people."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Reads of teams."""
+
+__all__: list[str] = []

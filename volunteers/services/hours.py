@@ -1,0 +1,3 @@
+"""Writes of hours."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Writes of opportunities."""
+
+__all__: list[str] = []

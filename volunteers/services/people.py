@@ -1,0 +1,3 @@
+"""Writes of people."""
+
+__all__: list[str] = []

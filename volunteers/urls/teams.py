@@ -1,0 +1,3 @@
+"""URLs of teams."""
+
+urlpatterns: list = []
