@@ -221,6 +221,7 @@ class Role(models.TextChoices):
     APPLICANT = "applicant", _("救助申请人")
     AUDITOR = "auditor", _("审计/纪检（只读）")
     DEPARTMENT_STAFF = "department_staff", _("部门工作人员")
+    VOLUNTEER_MANAGER = "volunteer_manager", _("志愿组织管理员")
 
 
 _K = Organisation.Kind
@@ -236,6 +237,7 @@ ROLE_ORGANISATION_KINDS: dict[str, set] = {
     Role.APPLICANT: {None},
     Role.AUDITOR: {_K.DEPARTMENT, _K.CIVIL_AFFAIRS},
     Role.DEPARTMENT_STAFF: {_K.DEPARTMENT},
+    Role.VOLUNTEER_MANAGER: {_K.VOLUNTEER_ORG, _K.VOLUNTEER_FEDERATION},
 }
 
 

@@ -66,7 +66,7 @@ def seed_skills(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("volunteers", "0001_initial"),
-        ("marketplace", "0003_seed_service_types_and_rules"),
+        ("marketplace", "0004_volunteer_manager_role"),
     ]
 
     operations = [

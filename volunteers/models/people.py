@@ -24,6 +24,7 @@ __all__ = [
     "Skill",
     "SocialWorker",
     "Volunteer",
+    "VolunteerAccess",
     "star_level_for",
 ]
 
@@ -302,3 +303,25 @@ class SocialWorker(models.Model):
             errors["certificate_number"] = _("持证社工请填写证书编号。")
         if errors:
             raise ValidationError(errors)
+
+
+class VolunteerAccess(models.Model):
+    """One full view of a volunteer's ID number or phone: who saw it, when and why."""
+
+    class Field(models.TextChoices):
+        ID_NUMBER = "id_number", _("身份证号码")
+        PHONE = "phone", _("手机号码")
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="+")
+    field = models.CharField(_("字段"), max_length=16, choices=Field.choices)
+    reason = models.CharField(_("查看事由"), max_length=200)
+    at = models.DateTimeField(_("查看时间"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("志愿者敏感信息查看记录")
+        verbose_name_plural = _("志愿者敏感信息查看记录")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} · {self.field} · {self.volunteer_id}"
