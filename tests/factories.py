@@ -51,3 +51,41 @@ def resident_id(born: date | None = None, *, region: str = "340102") -> str:
 
 def phone() -> str:
     return f"139{next(_seq) % 100_000_000:08d}"
+
+
+def volunteer(user: User, community: Area, *, real_name: str = "志愿者", skills=(), **extra):
+    """A registered volunteer for `user`, with a fresh valid ID number and phone, stored the
+    way the registration service stores them."""
+    from marketplace import crypto
+    from marketplace.validators import resident_id_birth_date
+    from volunteers.models import Volunteer
+
+    id_number, mobile = resident_id(date(1990, 3, 8)), phone()
+    obj = Volunteer(
+        user=user,
+        real_name=real_name,
+        id_cipher=crypto.encrypt(id_number, purpose="volunteer.id_number"),
+        id_hash=crypto.lookup_hash(id_number, purpose="volunteer.id_number"),
+        id_masked=crypto.mask_id_number(id_number),
+        birth_date=resident_id_birth_date(id_number),
+        phone_cipher=crypto.encrypt(mobile, purpose="volunteer.phone"),
+        phone_hash=crypto.lookup_hash(mobile, purpose="volunteer.phone"),
+        phone_masked=crypto.mask_phone(mobile),
+        home_community=community,
+        **extra,
+    )
+    obj.full_clean()
+    obj.save()
+    if skills:
+        obj.skills.set(skills)
+    return obj
+
+
+def social_worker(user: User, organisation: Organisation, *, real_name: str = "社工", **extra):
+    """A social worker of an agency or 社工站 for `user`."""
+    from volunteers.models import SocialWorker
+
+    obj = SocialWorker(user=user, real_name=real_name, organisation=organisation, **extra)
+    obj.full_clean()
+    obj.save()
+    return obj
