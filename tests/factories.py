@@ -4,10 +4,13 @@ never stands on a row the product itself would refuse."""
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
+
+from django.utils import timezone
 
 from marketplace.demo import credit_code_for
-from marketplace.models import Area, Membership, Organisation, User
+from marketplace.models import Area, Membership, Need, Organisation, Role, ServiceType, User
+from marketplace.services import MemberInput, NeedInput, case_register, need_transition
 from marketplace.validators import resident_id_check_char
 
 _seq = itertools.count(1)
@@ -53,6 +56,9 @@ def phone() -> str:
     return f"139{next(_seq) % 100_000_000:08d}"
 
 
+_phone = phone  # for builders whose `phone` argument hides the builder
+
+
 def volunteer(user: User, community: Area, *, real_name: str = "志愿者", skills=(), **extra):
     """A registered volunteer for `user`, with a fresh valid ID number and phone, stored the
     way the registration service stores them."""
@@ -89,3 +95,55 @@ def social_worker(user: User, organisation: Organisation, *, real_name: str = "�
     obj.full_clean()
     obj.save()
     return obj
+
+
+def household(
+    world,
+    *,
+    community=None,
+    by=None,
+    head="王秀兰",
+    id_number=None,
+    phone=None,
+    urgency=Need.Urgency.NORMAL,
+    description="独居老人，需要每周上门探访一次",
+):
+    """A household with one member and a submitted need, through the real service. The
+    case keeps the plain ID and phone (`full_id`, `full_phone`) so a test can search response
+    bodies for them."""
+    today = timezone.localdate()
+    community = community or world.community
+    if by is None:
+        by = (
+            world.users[Role.COMMUNITY_WORKER]
+            if community == world.community
+            else world.community_worker2
+        )
+    id_number = id_number or resident_id(date(1948, 6, 1))
+    phone = phone or _phone()
+    result = case_register(
+        created_by=by,
+        community=community,
+        members=[MemberInput(name=head, id_number=id_number, relationship="head")],
+        phone=phone,
+        sensitive_consent_by=head,
+        need=NeedInput(
+            kind=Need.Kind.SERVICE,
+            service_type=ServiceType.objects.get(code="visiting"),
+            window_start=today,
+            window_end=today + timedelta(days=30),
+            urgency=urgency,
+            public_description=description,
+        ),
+    )
+    result.case.full_id, result.case.full_phone = id_number, phone
+    return result
+
+
+def open_need(world, need):
+    """Confirm and publish a submitted need, as civil affairs."""
+    official = world.users[Role.CIVIL_AFFAIRS_OFFICIAL]
+    need_transition(need=need, to=Need.Status.CONFIRMED, by=official)
+    need_transition(need=need, to=Need.Status.OPEN, by=official)
+    need.refresh_from_db()
+    return need

@@ -31,10 +31,7 @@ from marketplace.models import (
 )
 from marketplace.models.cases import Channel
 from marketplace.services import (
-    MemberInput,
-    NeedInput,
     case_apply_online,
-    case_register,
     need_transition,
 )
 from tests import factories as f
@@ -65,55 +62,6 @@ def _impossible_birth_date() -> str:
 
     first17 = "34010219990230001"
     return first17 + resident_id_check_char(first17)
-
-
-def _register(
-    world,
-    *,
-    community=None,
-    by=None,
-    head="王秀兰",
-    id_number=None,
-    phone=None,
-    urgency=Need.Urgency.NORMAL,
-    description="独居老人，需要每周上门探访一次",
-):
-    """A household with one member and a submitted need, through the real service; the test
-    keeps the plain ID and phone to search response bodies for them."""
-    community = community or world.community
-    if by is None:
-        by = (
-            world.users[Role.COMMUNITY_WORKER]
-            if community == world.community
-            else world.community_worker2
-        )
-    id_number = id_number or f.resident_id(date(1948, 6, 1))
-    phone = phone or f.phone()
-    result = case_register(
-        created_by=by,
-        community=community,
-        members=[MemberInput(name=head, id_number=id_number, relationship="head")],
-        phone=phone,
-        sensitive_consent_by=head,
-        need=NeedInput(
-            kind=Need.Kind.SERVICE,
-            service_type=_service(),
-            window_start=TODAY,
-            window_end=TODAY + timedelta(days=30),
-            urgency=urgency,
-            public_description=description,
-        ),
-    )
-    result.case.full_id, result.case.full_phone = id_number, phone
-    return result
-
-
-def _open(world, need):
-    official = world.users[Role.CIVIL_AFFAIRS_OFFICIAL]
-    need_transition(need=need, to=Need.Status.CONFIRMED, by=official)
-    need_transition(need=need, to=Need.Status.OPEN, by=official)
-    need.refresh_from_db()
-    return need
 
 
 def _referral(world, case, *, department=None) -> Referral:
@@ -223,7 +171,7 @@ def _assert_no_secrets(response, *cases):
 
 
 def test_case_list_and_detail_show_masked_values_only(login, world):
-    result = _register(world)
+    result = f.household(world)
     member = result.case.members.get()
     client = login(world.users[Role.COMMUNITY_WORKER])
     listing = client.get("/api/cases/")
@@ -245,8 +193,8 @@ def test_case_list_and_detail_show_masked_values_only(login, world):
 
 
 def test_case_list_filters(login, world):
-    mine = _register(world)
-    _register(world, head="张三", community=world.community2)
+    mine = f.household(world)
+    f.household(world, head="张三", community=world.community2)
     client = login(world.users[Role.CIVIL_AFFAIRS_OFFICIAL])
     assert len(_ids(client.get("/api/cases/"))) == 2
     assert _ids(client.get("/api/cases/", {"community": world.community.pk})) == [mine.case.pk]
@@ -257,7 +205,7 @@ def test_case_list_filters(login, world):
 
 
 def test_case_scope_other_street_and_other_community(login, world):
-    result = _register(world)
+    result = f.household(world)
     url = f"/api/cases/{result.case.pk}/"
     for outsider in (world.street_official2, world.community_worker2, world.health_staff):
         client = login(outsider)
@@ -267,7 +215,7 @@ def test_case_scope_other_street_and_other_community(login, world):
 
 @pytest.mark.parametrize("role", PROVIDERS)
 def test_providers_see_no_case(login, world, role):
-    result = _register(world)
+    result = f.household(world)
     client = login(world.users[role])
     listing = client.get("/api/cases/")
     assert listing.status_code == 200 and listing.json()["count"] == 0
@@ -277,7 +225,7 @@ def test_providers_see_no_case(login, world, role):
 
 
 def test_applicant_sees_only_own_case_as_summary(login, world):
-    other = _register(world)
+    other = f.household(world)
     applicant = world.users[Role.APPLICANT]
     own = case_apply_online(
         applicant=applicant,
@@ -297,7 +245,7 @@ def test_applicant_sees_only_own_case_as_summary(login, world):
 
 
 def test_auditor_reads_masked_but_may_not_reveal(login, world):
-    result = _register(world)
+    result = f.household(world)
     client = login(world.users[Role.AUDITOR])
     assert _ids(client.get("/api/cases/")) == [result.case.pk]
     detail = client.get(f"/api/cases/{result.case.pk}/")
@@ -306,8 +254,8 @@ def test_auditor_reads_masked_but_may_not_reveal(login, world):
 
 
 def test_department_sees_referred_cases_only(login, world):
-    referred = _register(world)
-    _register(world, head="张三")
+    referred = f.household(world)
+    f.household(world, head="张三")
     _referral(world, referred.case)
     client = login(world.users[Role.DEPARTMENT_STAFF])
     assert _ids(client.get("/api/cases/")) == [referred.case.pk]
@@ -350,7 +298,7 @@ def test_department_registration_becomes_a_referral_case(login, world):
 
 
 def test_household_on_file_is_linked_with_200(login, world):
-    existing = _register(world)
+    existing = f.household(world)
     client = login(world.users[Role.COMMUNITY_WORKER])
     members = [{"name": "王秀兰", "id_number": existing.case.full_id, "relationship": "head"}]
     cases = Case.objects.count()
@@ -364,7 +312,7 @@ def test_household_on_file_is_linked_with_200(login, world):
 
 def test_household_on_file_elsewhere_is_linked_but_not_shown(login, world):
     """A worker of another community learns the household is on file, not who it is."""
-    existing = _register(world)
+    existing = f.household(world)
     client = login(world.community_worker2)
     members = [{"name": "王秀兰", "id_number": existing.case.full_id, "relationship": "head"}]
     response = _post(
@@ -562,7 +510,7 @@ def test_discovery_refused(login, world, role):
 
 
 def test_reveal_id_number_writes_one_audit_row(login, world):
-    result = _register(world)
+    result = f.household(world)
     member = result.case.members.get()
     client = login(world.users[Role.COMMUNITY_WORKER])
     response = _post(
@@ -585,7 +533,7 @@ def test_reveal_id_number_writes_one_audit_row(login, world):
 
 
 def test_reveal_phone_by_street_official(login, world):
-    result = _register(world)
+    result = f.household(world)
     response = _post(
         login(world.users[Role.STREET_OFFICIAL]),
         f"/api/cases/{result.case.pk}/reveal/",
@@ -605,8 +553,8 @@ def test_reveal_phone_by_street_official(login, world):
     ],
 )
 def test_reveal_bad_input_writes_nothing(login, world, data, message):
-    result = _register(world)
-    other = _register(world, head="张三")
+    result = f.household(world)
+    other = f.household(world, head="张三")
     if data.get("member") == "other":
         data = {**data, "member": other.case.members.get().pk}
     response = _post(
@@ -631,7 +579,7 @@ def test_reveal_bad_input_writes_nothing(login, world, data, message):
     ],
 )
 def test_reveal_refused(login, world, who, status):
-    result = _register(world)
+    result = f.household(world)
     _referral(world, result.case)
     user = _user(world, who)
     client = login(user)
@@ -678,7 +626,7 @@ def test_applicant_applies_with_letter_and_lists_own(login, world, settings, tmp
 
 
 def test_applicant_household_on_file_is_linked(login, world):
-    existing = _register(world)
+    existing = f.household(world)
     client = login(world.users[Role.APPLICANT])
     cases = Case.objects.count()
     response = _post(client, "/api/applications/", _apply(world, id_number=existing.case.full_id))
@@ -754,8 +702,8 @@ def test_applications_are_for_applicants_only(login, world, role):
 
 
 def test_need_list_filters_and_detail(login, world):
-    normal = _register(world)
-    emergency = _register(world, head="张三", urgency=Need.Urgency.EMERGENCY)
+    normal = f.household(world)
+    emergency = f.household(world, head="张三", urgency=Need.Urgency.EMERGENCY)
     client = login(world.users[Role.STREET_OFFICIAL])
     assert set(_ids(client.get("/api/needs/"))) == {normal.need.pk, emergency.need.pk}
     assert _ids(client.get("/api/needs/", {"urgency": "emergency"})) == [emergency.need.pk]
@@ -777,7 +725,7 @@ def test_need_list_filters_and_detail(login, world):
 
 @pytest.mark.parametrize("who", ["street_official2", "community_worker2", "applicant", *PROVIDERS])
 def test_need_list_and_detail_refused(login, world, who):
-    result = _register(world)
+    result = f.household(world)
     user = _user(world, who)
     client = login(user)
     assert client.get("/api/needs/").json()["count"] == 0
@@ -785,7 +733,7 @@ def test_need_list_and_detail_refused(login, world, who):
 
 
 def test_street_confirms_and_opens(login, world):
-    result = _register(world)
+    result = f.household(world)
     client = login(world.users[Role.STREET_OFFICIAL])
     url = f"/api/needs/{result.need.pk}/transition/"
     confirmed = _post(client, url, {"to": "confirmed", "reason": "符合条件"})
@@ -813,7 +761,7 @@ def test_street_confirms_and_opens(login, world):
     ],
 )
 def test_transition_refused_changes_nothing(login, world, who, data, status, message):
-    result = _register(world)
+    result = f.household(world)
     user = _user(world, who)
     client = login(user)
     before = _counts()
@@ -852,7 +800,7 @@ def _need_data(**overrides):
 
 
 def test_add_need_to_case(login, world):
-    result = _register(world)
+    result = f.household(world)
     client = login(world.users[Role.COMMUNITY_WORKER])
     url = f"/api/cases/{result.case.pk}/needs/"
     data = _need_data()
@@ -878,7 +826,7 @@ def test_add_need_to_case(login, world):
     ],
 )
 def test_add_need_bad_input_changes_nothing(login, world, overrides, message):
-    result = _register(world)
+    result = f.household(world)
     before = _counts()
     response = _post(
         login(world.users[Role.COMMUNITY_WORKER]),
@@ -902,7 +850,7 @@ def test_add_need_bad_input_changes_nothing(login, world, overrides, message):
     ],
 )
 def test_add_need_refused(login, world, who, status):
-    result = _register(world)
+    result = f.household(world)
     user = _user(world, who)
     before = _counts()
     response = _post(login(user), f"/api/cases/{result.case.pk}/needs/", _need_data())
@@ -935,9 +883,9 @@ OPEN_NEED_KEYS = {
 
 @pytest.mark.parametrize("role", [*PROVIDERS, Role.APPLICANT, Role.AUDITOR])
 def test_open_needs_are_deidentified(login, world, role):
-    result = _register(world, head="孙桂芝", description="七旬老人独居，需每周探访两次")
-    need = _open(world, result.need)
-    _register(world, head="张三")  # submitted, not open
+    result = f.household(world, head="孙桂芝", description="七旬老人独居，需每周探访两次")
+    need = f.open_need(world, result.need)
+    f.household(world, head="张三")  # submitted, not open
     member = result.case.members.get()
     client = login(world.users[role])
     listing = client.get("/api/open-needs/")
@@ -955,9 +903,9 @@ def test_open_needs_are_deidentified(login, world, role):
 
 
 def test_open_need_filters_and_hidden_needs(login, world):
-    first = _open(world, _register(world).need)
-    second = _open(world, _register(world, head="张三", community=world.community2).need)
-    hidden = _register(world, head="李四")
+    first = f.open_need(world, f.household(world).need)
+    second = f.open_need(world, f.household(world, head="张三", community=world.community2).need)
+    hidden = f.household(world, head="李四")
     client = login(world.users[Role.VOLUNTEER])
     assert set(_ids(client.get("/api/open-needs/"))) == {first.pk, second.pk}
     assert _ids(client.get("/api/open-needs/", {"street": world.street2.pk})) == [second.pk]
@@ -969,7 +917,7 @@ def test_open_need_filters_and_hidden_needs(login, world):
 
 
 def test_referral_loop(login, world):
-    result = _register(world)
+    result = f.household(world)
     worker = login(world.users[Role.COMMUNITY_WORKER])
     url = f"/api/cases/{result.case.pk}/referrals/"
     wrong = _post(worker, url, {"department": world.audit_dept.pk, "reason": "x"})
@@ -1009,7 +957,7 @@ def test_referral_loop(login, world):
 
 
 def test_referral_return(login, world):
-    result = _register(world)
+    result = f.household(world)
     referral = _referral(world, result.case)
     staff = login(world.users[Role.DEPARTMENT_STAFF])
     url = f"/api/referrals/{referral.pk}/return/"
@@ -1029,7 +977,7 @@ def test_referral_return(login, world):
     ],
 )
 def test_referral_access(login, world, who, list_count, send, act):
-    result = _register(world)
+    result = f.household(world)
     referral = _referral(world, result.case)
     user = _user(world, who)
     client = login(user)
@@ -1052,7 +1000,7 @@ def test_referral_access(login, world, who, list_count, send, act):
 
 
 def test_warning_list_and_verify(login, world):
-    result = _register(world)
+    result = f.household(world)
     warning = Warning.objects.create(case=result.case, rule="disability", detail="家有残疾人")
     client = login(world.users[Role.COMMUNITY_WORKER])
     listing = client.get("/api/warnings/", {"status": "open"})
@@ -1085,7 +1033,7 @@ def test_warning_list_and_verify(login, world):
     ],
 )
 def test_warning_access(login, world, who, list_count, verify):
-    result = _register(world)
+    result = f.household(world)
     warning = Warning.objects.create(case=result.case, rule="disability", detail="家有残疾人")
     user = _user(world, who)
     client = login(user)
@@ -1103,13 +1051,13 @@ def test_warning_access(login, world, who, list_count, verify):
 
 
 def test_no_full_id_or_phone_in_any_read_endpoint(login, world):
-    result = _register(world)
+    result = f.household(world)
     member = result.case.members.get()
     _referral(world, result.case)
     warning = Warning.objects.create(
         case=result.case, member=member, rule="disability", detail="家有残疾人"
     )
-    _open(world, result.need)
+    f.open_need(world, result.need)
     urls = [
         "/api/cases/",
         f"/api/cases/{result.case.pk}/",
@@ -1145,7 +1093,7 @@ def _many(world, n, *, start=0):
     """n households at the window (each with a warning and a referral) and n online
     applications."""
     for i in range(start, start + n):
-        result = _register(world, head=f"住户{i}", urgency=Need.Urgency.EMERGENCY)
+        result = f.household(world, head=f"住户{i}", urgency=Need.Urgency.EMERGENCY)
         Warning.objects.create(case=result.case, rule="disability", detail="家有残疾人")
         _referral(world, result.case)
         case_apply_online(

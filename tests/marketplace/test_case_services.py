@@ -3,7 +3,6 @@ discovery; one household per resident ID; consents; duplicate submissions; the n
 lifecycle; referrals and their loop back to the referring worker; the audited full view of
 sensitive values. Every refusal is checked to change nothing."""
 
-import asyncio
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -11,8 +10,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -30,7 +27,6 @@ from marketplace.models import (
     SensitiveAccess,
     ServiceType,
 )
-from marketplace.realtime import user_group
 from marketplace.services import (
     DuplicateSubmission,
     MemberInput,
@@ -51,6 +47,7 @@ from marketplace.services import (
 from marketplace.services.cases import ID_PURPOSE, PHONE_PURPOSE
 from marketplace.validators import resident_id_check_char
 from tests import factories as f
+from tests.listening import deliver
 
 pytestmark = pytest.mark.django_db
 
@@ -110,34 +107,6 @@ def _years_ago(years, days=0):
     except ValueError:
         born = today.replace(year=today.year - years, day=28)
     return born + timedelta(days=days)
-
-
-def _deliver(callbacks, users, *, wait=0.5):
-    """Run captured on-commit callbacks while each user's notification group has a listener
-    on the real channel layer; return the payloads each user received."""
-
-    async def run():
-        layer = get_channel_layer()
-        channels = {}
-        for user in users:
-            channels[user.pk] = await layer.new_channel()
-            await layer.group_add(user_group(user.pk), channels[user.pk])
-        await asyncio.sleep(0.1)  # a pub/sub subscription needs a moment to settle
-        for callback in callbacks:
-            await sync_to_async(callback)()
-        received = {}
-        for user_id, channel in channels.items():
-            received[user_id] = []
-            while True:
-                try:
-                    message = await asyncio.wait_for(layer.receive(channel), wait)
-                except TimeoutError:
-                    break
-                received[user_id].append(message["payload"])
-            await layer.group_discard(user_group(user_id), channel)
-        return received
-
-    return async_to_sync(run)()
 
 
 # --- case_register ------------------------------------------------------------------------
@@ -451,7 +420,7 @@ def test_the_applicant_hears_of_each_status_change(world, django_capture_on_comm
     applicant = world.users[Role.APPLICANT]
     with django_capture_on_commit_callbacks() as callbacks:
         need_transition(need=need, to=Need.Status.CONFIRMED, by=world.users[Role.STREET_OFFICIAL])
-    received = _deliver(callbacks, [applicant, world.users[Role.VOLUNTEER]])
+    received = deliver(callbacks, [applicant, world.users[Role.VOLUNTEER]])
     assert [p["event"] for p in received[applicant.pk]] == ["need.status"]
     assert received[applicant.pk][0]["need"] == {"id": need.pk, "status": "confirmed"}
     assert received[world.users[Role.VOLUNTEER].pk] == []
@@ -694,7 +663,7 @@ def test_referral_send_accept_complete_closes_the_loop(world, django_capture_on_
         referral = _send(world)
     assert referral.status == Referral.Status.SENT
     assert referral.due_at == T + timedelta(days=7)
-    received = _deliver(sent, [staff, world.health_staff])
+    received = deliver(sent, [staff, world.health_staff])
     assert [p["event"] for p in received[staff.pk]] == ["referral.sent"]
     assert received[world.health_staff.pk] == []
 
@@ -712,7 +681,7 @@ def test_referral_send_accept_complete_closes_the_loop(world, django_capture_on_
     assert referral.handled_by == staff and referral.closed_at and not referral.overdue
     assert referral.outcome == "已配租公租房一套。"
     # The referring worker hears of each step.
-    received = _deliver(accepted + completed, [worker, world.users[Role.STREET_OFFICIAL]])
+    received = deliver(accepted + completed, [worker, world.users[Role.STREET_OFFICIAL]])
     assert [(p["event"], p["referral"]["status"]) for p in received[worker.pk]] == [
         ("referral.updated", "accepted"),
         ("referral.updated", "done"),

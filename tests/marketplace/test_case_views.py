@@ -31,10 +31,7 @@ from marketplace.models import (
 from marketplace.models.cases import Channel
 from marketplace.selectors import CASE_STAFF_ROLES
 from marketplace.services import (
-    MemberInput,
-    NeedInput,
     case_apply_online,
-    case_register,
     need_transition,
 )
 from tests import factories as f
@@ -54,46 +51,6 @@ INTAKE = {Role.CIVIL_AFFAIRS_OFFICIAL, Role.STREET_OFFICIAL, Role.COMMUNITY_WORK
 
 def _service(code="visiting") -> ServiceType:
     return ServiceType.objects.get(code=code)
-
-
-def _register(
-    world,
-    *,
-    community=None,
-    by=None,
-    head="王秀兰",
-    id_number=None,
-    phone=None,
-    urgency=Need.Urgency.NORMAL,
-    description="独居老人，需要每周上门探访一次",
-):
-    """A household with one member and a submitted need, through the real service."""
-    community = community or world.community
-    if by is None:
-        by = (
-            world.users[Role.COMMUNITY_WORKER]
-            if community == world.community
-            else world.community_worker2
-        )
-    id_number = id_number or f.resident_id(date(1948, 6, 1))
-    phone = phone or f.phone()
-    result = case_register(
-        created_by=by,
-        community=community,
-        members=[MemberInput(name=head, id_number=id_number, relationship="head")],
-        phone=phone,
-        sensitive_consent_by=head,
-        need=NeedInput(
-            kind=Need.Kind.SERVICE,
-            service_type=_service(),
-            window_start=TODAY,
-            window_end=TODAY + timedelta(days=30),
-            urgency=urgency,
-            public_description=description,
-        ),
-    )
-    result.case.full_id, result.case.full_phone = id_number, phone
-    return result
 
 
 def _register_post(world, *, members=None, **overrides) -> dict:
@@ -202,7 +159,7 @@ def test_page_renders_for_its_role(login, world, name, role, heading):
 
 
 def test_object_pages_render_for_case_staff(login, world):
-    result = _register(world)
+    result = f.household(world)
     client = login(world.users[Role.COMMUNITY_WORKER])
     detail = client.get(reverse("case-detail", args=[result.case.pk]))
     assert detail.status_code == 200
@@ -250,7 +207,7 @@ def test_other_roles_get_403(login, world, name, role):
 
 @pytest.mark.parametrize("role", [*PROVIDERS, Role.APPLICANT])
 def test_providers_and_applicants_never_open_a_case(login, world, role):
-    result = _register(world)
+    result = f.household(world)
     client = login(world.users[role])
     for name, pk in [("case-detail", result.case.pk), ("need-detail", result.need.pk)]:
         response = client.get(reverse(name, args=[pk]))
@@ -279,7 +236,7 @@ def _outsiders(world):
     ],
 )
 def test_objects_outside_scope_are_404(login, world, outsider, method, name, target):
-    result = _register(world)
+    result = f.household(world)
     pk = result.case.pk if target == "case" else result.need.pk
     before = (_counts(), SensitiveAccess.objects.count(), Referral.objects.count())
     client = login(_outsiders(world)[outsider])
@@ -290,7 +247,7 @@ def test_objects_outside_scope_are_404(login, world, outsider, method, name, tar
 
 
 def test_warning_and_referral_outside_scope_are_404(login, world):
-    result = _register(world)
+    result = f.household(world)
     warning = Warning.objects.create(case=result.case, rule="disability", detail="家有残疾人")
     response = login(world.community_worker2).post(
         reverse("warning-verify", args=[warning.pk]), {"confirmed": "yes", "note": "已入户"}
@@ -401,7 +358,7 @@ def test_child_without_guardian_is_refused_by_the_service(login, world):
 
 
 def test_household_on_file_is_linked_not_duplicated(login, world):
-    existing = _register(world)
+    existing = f.household(world)
     client = login(world.users[Role.COMMUNITY_WORKER])
     cases = Case.objects.count()
     members = [{"name": "王秀兰", "id_number": existing.case.full_id, "relationship": "head"}]
@@ -426,7 +383,7 @@ def test_window_duplicate_submission_creates_nothing(login, world):
 
 
 def test_linked_duplicate_submission_creates_no_second_need(login, world):
-    existing = _register(world)
+    existing = f.household(world)
     client = login(world.users[Role.COMMUNITY_WORKER])
     members = [{"name": "王秀兰", "id_number": existing.case.full_id, "relationship": "head"}]
     data = _register_post(world, members=members)
@@ -466,7 +423,7 @@ def test_applicant_with_valid_letter(login, world, settings, tmp_path):
 
 
 def test_applicant_household_on_file_is_told(login, world):
-    existing = _register(world)
+    existing = f.household(world)
     client = login(world.users[Role.APPLICANT])
     cases = Case.objects.count()
     response = client.post(
@@ -603,7 +560,7 @@ def test_discovery_bad_id_changes_nothing(login, world):
 
 
 def test_reveal_writes_one_audit_row_and_shows_the_number_once(login, world):
-    result = _register(world)
+    result = f.household(world)
     member = result.case.members.get()
     full = result.case.full_id
     client = login(world.users[Role.COMMUNITY_WORKER])
@@ -630,7 +587,7 @@ def test_reveal_writes_one_audit_row_and_shows_the_number_once(login, world):
 
 def test_reveal_phone(login, world):
     phone = f.phone()
-    result = _register(world, phone=phone)
+    result = f.household(world, phone=phone)
     client = login(world.users[Role.STREET_OFFICIAL])
     response = client.post(
         reverse("case-reveal", args=[result.case.pk]), {"field": "phone", "reason": "电话回访"}
@@ -640,7 +597,7 @@ def test_reveal_phone(login, world):
 
 
 def test_reveal_needs_a_reason(login, world):
-    result = _register(world)
+    result = f.household(world)
     client = login(world.users[Role.COMMUNITY_WORKER])
     response = client.post(
         reverse("case-reveal", args=[result.case.pk]), {"field": "phone", "reason": ""}
@@ -651,7 +608,7 @@ def test_reveal_needs_a_reason(login, world):
 
 @pytest.mark.parametrize("role", [Role.AUDITOR, Role.DEPARTMENT_STAFF, *PROVIDERS])
 def test_reveal_refused_to_auditors_departments_and_providers(login, world, role):
-    result = _register(world)
+    result = f.household(world)
     Referral.objects.create(
         case=result.case,
         department=world.housing,
@@ -678,7 +635,7 @@ def test_reveal_refused_to_auditors_departments_and_providers(login, world, role
 
 
 def test_street_confirms_and_opens_then_providers_see_it_deidentified(login, world):
-    result = _register(world, head="孙桂芝")
+    result = f.household(world, head="孙桂芝")
     official = login(world.users[Role.STREET_OFFICIAL])
     url = reverse("need-transition", args=[result.need.pk])
     detail = _body(official.get(reverse("need-detail", args=[result.need.pk])))
@@ -710,7 +667,7 @@ def test_street_confirms_and_opens_then_providers_see_it_deidentified(login, wor
 
 
 def test_open_need_detail_hides_needs_not_open(login, world):
-    result = _register(world)
+    result = f.household(world)
     response = login(world.users[Role.CHARITY_STAFF]).get(
         reverse("need-open-detail", args=[result.need.pk])
     )
@@ -728,7 +685,7 @@ def test_open_need_detail_hides_needs_not_open(login, world):
     ],
 )
 def test_transition_not_allowed_changes_nothing(login, world, role, data, status, message):
-    result = _register(world)
+    result = f.household(world)
     before = _counts()
     response = login(world.users[role]).post(
         reverse("need-transition", args=[result.need.pk]), data
@@ -740,7 +697,7 @@ def test_transition_not_allowed_changes_nothing(login, world, role, data, status
 
 
 def test_open_needs_a_public_description(login, world):
-    result = _register(world, description="")
+    result = f.household(world, description="")
     official = login(world.users[Role.STREET_OFFICIAL])
     url = reverse("need-transition", args=[result.need.pk])
     official.post(url, {"to": "confirmed"})
@@ -751,7 +708,7 @@ def test_open_needs_a_public_description(login, world):
 
 
 def test_emergency_countdown_and_escalation_label(login, world):
-    result = _register(world, urgency=Need.Urgency.EMERGENCY)
+    result = f.household(world, urgency=Need.Urgency.EMERGENCY)
     client = login(world.users[Role.STREET_OFFICIAL])
     body = _body(client.get(reverse("need-list")))
     assert "剩余 2" in body and "小时" in body  # 24 hours, less a moment
@@ -765,7 +722,7 @@ def test_emergency_countdown_and_escalation_label(login, world):
 
 
 def test_add_need_to_case(login, world):
-    result = _register(world)
+    result = f.household(world)
     client = login(world.users[Role.COMMUNITY_WORKER])
     url = reverse("need-create", args=[result.case.pk])
     data = {
@@ -794,7 +751,7 @@ def test_add_need_to_case(login, world):
 
 
 def test_referral_loop(login, world):
-    result = _register(world)
+    result = f.household(world)
     worker = login(world.users[Role.COMMUNITY_WORKER])
     url = reverse("referral-create", args=[result.case.pk])
     bad = worker.post(url, {"department": world.audit_dept.pk, "reason": "x"})
@@ -829,7 +786,7 @@ def test_referral_loop(login, world):
 
 
 def test_referral_overdue_flag(login, world):
-    result = _register(world)
+    result = f.household(world)
     Referral.objects.create(
         case=result.case,
         department=world.housing,
@@ -847,7 +804,7 @@ def test_referral_overdue_flag(login, world):
 
 
 def test_warning_worklist_and_verify(login, world):
-    result = _register(world)
+    result = f.household(world)
     warning = Warning.objects.create(case=result.case, rule="disability", detail="家有残疾人")
     client = login(world.users[Role.COMMUNITY_WORKER])
     response = client.get(reverse("warning-list"))
@@ -895,7 +852,7 @@ def test_warning_worklist_and_verify(login, world):
     ],
 )
 def test_workbench_links_by_role(login, world, role, expected, absent):
-    _register(world)
+    f.household(world)
     body = _body(login(world.users[role]).get(reverse("workbench")))
     for text in expected:
         assert text in body
@@ -904,8 +861,8 @@ def test_workbench_links_by_role(login, world, role, expected, absent):
 
 
 def test_workbench_counts_needs_to_confirm(login, world):
-    _register(world)
-    _register(world, community=world.community2)
+    f.household(world)
+    f.household(world, community=world.community2)
     response = login(world.users[Role.STREET_OFFICIAL]).get(reverse("workbench"))
     assert response.context["counts"]["to_confirm"] == 1
     assert response.context["counts"]["overdue"] == 0
@@ -925,7 +882,7 @@ def _many(world, n, *, start=0):
     applications."""
     out = []
     for i in range(start, start + n):
-        result = _register(world, head=f"住户{i}", urgency=Need.Urgency.EMERGENCY)
+        result = f.household(world, head=f"住户{i}", urgency=Need.Urgency.EMERGENCY)
         Warning.objects.create(case=result.case, rule="disability", detail="家有残疾人")
         Referral.objects.create(
             case=result.case,
@@ -1007,8 +964,8 @@ def test_case_export_has_masked_ids_only(login, world):
 
 
 def test_export_respects_filter_and_scope(login, world):
-    _register(world, head="本社区户")
-    _register(world, community=world.community2, head="外街道户")
+    f.household(world, head="本社区户")
+    f.household(world, community=world.community2, head="外街道户")
     worker = login(world.users[Role.COMMUNITY_WORKER])
     cells = _cells(worker.get(reverse("case-export")))
     assert "本社区户" in cells and "外街道户" not in cells
@@ -1019,7 +976,7 @@ def test_export_respects_filter_and_scope(login, world):
 
 def test_need_export_has_masked_phones_only(login, world):
     phone = f.phone()
-    result = _register(world, phone=phone)
+    result = f.household(world, phone=phone)
     cells = _cells(login(world.users[Role.AUDITOR]).get(reverse("need-export")))
     assert "户主姓名" in cells and "王秀兰" in cells
     assert result.case.phone_masked in cells
@@ -1028,6 +985,6 @@ def test_need_export_has_masked_phones_only(login, world):
 
 
 def test_export_neutralises_formulas(login, world):
-    _register(world, head="=HYPERLINK(1)")
+    f.household(world, head="=HYPERLINK(1)")
     cells = _cells(login(world.users[Role.CIVIL_AFFAIRS_OFFICIAL]).get(reverse("case-export")))
     assert "'=HYPERLINK(1)" in cells and "=HYPERLINK(1)" not in cells

@@ -1,23 +1,20 @@
 """Emergency (急难) needs on a frozen clock: the response deadline, escalation to the street
 and then to district civil affairs, each once, and the beat task that runs it."""
 
-import asyncio
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 
 from marketplace import tasks
 from marketplace.models import Need, NeedEscalation, Role, ServiceType
-from marketplace.realtime import user_group
 from marketplace.services import MemberInput, NeedInput, case_register, need_escalate_overdue
 from marketplace.services import need_transition as transition
 from tests import factories as f
+from tests.listening import deliver
 
 pytestmark = pytest.mark.django_db
 
@@ -53,34 +50,6 @@ def _emergency(world, *, urgency=Need.Urgency.EMERGENCY, community=None, by=None
             public_description="家中突发火灾，急需临时救助。",
         ),
     ).need
-
-
-def _deliver(callbacks, users, *, wait=0.5):
-    """Run captured on-commit callbacks while each user's notification group has a listener
-    on the real channel layer; return the events each user received."""
-
-    async def run():
-        layer = get_channel_layer()
-        channels = {}
-        for user in users:
-            channels[user.pk] = await layer.new_channel()
-            await layer.group_add(user_group(user.pk), channels[user.pk])
-        await asyncio.sleep(0.1)  # a pub/sub subscription needs a moment to settle
-        for callback in callbacks:
-            await sync_to_async(callback)()
-        received = {}
-        for user_id, channel in channels.items():
-            received[user_id] = []
-            while True:
-                try:
-                    message = await asyncio.wait_for(layer.receive(channel), wait)
-                except TimeoutError:
-                    break
-                received[user_id].append(message["payload"])
-            await layer.group_discard(user_group(user_id), channel)
-        return received
-
-    return async_to_sync(run)()
 
 
 def test_an_emergency_gets_a_deadline_24_hours_after_submission(world):
@@ -120,7 +89,7 @@ def test_escalation_to_the_street_then_the_district(world, django_capture_on_com
     assert need.escalation_level == 1
     (row,) = NeedEscalation.objects.filter(need=need)
     assert row.level == 1 and row.at == T + timedelta(hours=24, minutes=1)
-    received = _deliver(callbacks, listeners)
+    received = deliver(callbacks, listeners)
     assert [(p["event"], p["need"]) for p in received[street_official.pk]] == [
         ("need.escalated", {"id": need.pk, "level": 1})
     ]
@@ -139,7 +108,7 @@ def test_escalation_to_the_street_then_the_district(world, django_capture_on_com
     need.refresh_from_db()
     assert need.escalation_level == 2
     assert list(NeedEscalation.objects.filter(need=need).values_list("level", flat=True)) == [1, 2]
-    received = _deliver(callbacks, listeners)
+    received = deliver(callbacks, listeners)
     assert [p["need"]["level"] for p in received[civil_affairs.pk]] == [2]
     assert "区民政局" in received[civil_affairs.pk][0]["message"]
     assert received[street_official.pk] == []
@@ -166,7 +135,7 @@ def test_each_need_escalates_to_its_own_street(world, django_capture_on_commit_c
         other = _emergency(world, community=world.community2)
     with _at(24, 1), django_capture_on_commit_callbacks() as callbacks:
         assert need_escalate_overdue() == 2
-    received = _deliver(callbacks, [world.street_official2])
+    received = deliver(callbacks, [world.street_official2])
     assert [p["need"]["id"] for p in received[world.street_official2.pk]] == [other.pk]
 
 
