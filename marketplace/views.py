@@ -10,7 +10,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -87,8 +86,7 @@ from marketplace.services import (
 # The need lifecycle's actor rule lives in the service; the detail page offers exactly the
 # steps it would accept.
 from marketplace.services.cases import need_transitions_allowed
-
-PAGE_SIZE = 20
+from marketplace.web import add_validation_error, error_text, filtered, page_of, require_role
 
 
 @login_required
@@ -154,19 +152,12 @@ def organisation_list_view(request):
     """The organisation directory, filtered by kind, street, status and keyword."""
     base = organisation_list_for_user(user=request.user)
     filterset = OrganisationFilter(request.GET or None, queryset=base)
-    status = 200
-    if filterset.is_bound and not filterset.is_valid():
-        status = 400
-        queryset = base.none()
-    else:
-        queryset = filterset.qs
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    queryset, status = filtered(filterset)
+    page, query = page_of(request, queryset)
     return render(
         request,
         "marketplace/organisation_list.html",
-        {"filter": filterset, "page": page, "query": query.urlencode()},
+        {"filter": filterset, "page": page, "query": query},
         status=status,
     )
 
@@ -233,45 +224,6 @@ REGISTER_ROLES = INTAKE_ROLES | {Role.DEPARTMENT_STAFF}
 WARNING_ROLES = INTAKE_ROLES | {Role.AUDITOR}
 
 
-def _require_role(request, roles, message=None) -> None:
-    """403 for a role that may not use the page at all."""
-    if not user_scope(user=request.user).has(*roles):
-        raise PermissionDenied(message or _("您的角色不能访问此页面。"))
-
-
-def _add_validation_error(form, exc: DjangoValidationError) -> None:
-    """Put a service's ValidationError on the form: on the field it names if the form has
-    one, else above the form."""
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            for error in errors:
-                form.add_error(name if name in form.fields else None, error)
-    else:
-        form.add_error(None, exc)
-
-
-def _error_text(exc: Exception) -> str:
-    if isinstance(exc, DjangoValidationError):
-        return "；".join(str(m) for m in exc.messages)
-    return str(getattr(exc, "message", exc))
-
-
-def _page(request, queryset):
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    # Evaluate once: the template and the view both walk the rows.
-    page.object_list = list(page.object_list)
-    query = request.GET.copy()
-    query.pop("page", None)
-    return page, query.urlencode()
-
-
-def _filtered(filterset):
-    """The filtered rows and the status: 400 with nothing for a bad filter value."""
-    if filterset.is_bound and not filterset.is_valid():
-        return filterset.queryset.none(), 400
-    return filterset.qs, 200
-
-
 # Online application (掌上办) ------------------------------------------------------------
 
 
@@ -279,7 +231,7 @@ def _filtered(filterset):
 def apply_view(request):
     """An applicant applies online with an ID, a finance-check authorisation (一证一书) and
     the difficulty in their own words."""
-    _require_role(request, {Role.APPLICANT}, _("请使用申请人账号在线申请。"))
+    require_role(request, {Role.APPLICANT}, _("请使用申请人账号在线申请。"))
     communities = community_list_for_user(user=request.user)
     if request.method != "POST":
         form = ApplyForm(communities=communities, initial={"submission_key": uuid.uuid4()})
@@ -313,7 +265,7 @@ def apply_view(request):
             form.add_error(None, exc.message)
             status = 409 if isinstance(exc, InvalidState) else 400
         except DjangoValidationError as exc:
-            _add_validation_error(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("申请已提交，社区和街道将尽快审核。"))
             if result.linked:
@@ -344,7 +296,7 @@ def _my_applications_response(request, status=200):
 @login_required
 def my_applications_view(request):
     """An applicant's own applications, each with its status and timeline."""
-    _require_role(request, {Role.APPLICANT}, _("请使用申请人账号查看申请。"))
+    require_role(request, {Role.APPLICANT}, _("请使用申请人账号查看申请。"))
     return _my_applications_response(request)
 
 
@@ -364,7 +316,7 @@ def _redirect_to_case(request, case):
 @login_required
 def case_register_view(request):
     """The street window (一门受理): household, members, consents and the need on one form."""
-    _require_role(request, REGISTER_ROLES, _("只有社区、街道、民政或部门工作人员可以登记。"))
+    require_role(request, REGISTER_ROLES, _("只有社区、街道、民政或部门工作人员可以登记。"))
     communities = community_list_for_user(user=request.user)
     if request.method != "POST":
         form = CaseRegisterForm(
@@ -407,7 +359,7 @@ def case_register_view(request):
             form.add_error(None, exc.message)
             status = 409 if isinstance(exc, InvalidState) else 400
         except DjangoValidationError as exc:
-            _add_validation_error(form, exc)
+            add_validation_error(form, exc)
         else:
             if result.linked:
                 messages.warning(
@@ -429,7 +381,7 @@ def case_register_view(request):
 @login_required
 def case_discover_view(request):
     """A worker reports a household found in need on a visit (主动发现)."""
-    _require_role(request, INTAKE_ROLES, _("只有社区、街道或民政工作人员可以上报。"))
+    require_role(request, INTAKE_ROLES, _("只有社区、街道或民政工作人员可以上报。"))
     communities = community_list_for_user(user=request.user)
     if request.method != "POST":
         form = DiscoveryForm(communities=communities, initial={"submission_key": uuid.uuid4()})
@@ -459,7 +411,7 @@ def case_discover_view(request):
             form.add_error(None, exc.message)
             status = 409 if isinstance(exc, InvalidState) else 400
         except DjangoValidationError as exc:
-            _add_validation_error(form, exc)
+            add_validation_error(form, exc)
         else:
             if result.linked:
                 messages.warning(
@@ -493,12 +445,12 @@ def _cases_with_heads(user):
 @login_required
 def case_list_view(request, export=False):
     """Households on file in the user's scope, filtered; or the same rows as Excel."""
-    _require_role(request, CASE_STAFF_ROLES)
+    require_role(request, CASE_STAFF_ROLES)
     filterset = CaseFilter(request.GET or None, queryset=_cases_with_heads(request.user))
-    queryset, status = _filtered(filterset)
+    queryset, status = filtered(filterset)
     if export and status == 200:
         return case_export(queryset)
-    page, query = _page(request, queryset)
+    page, query = page_of(request, queryset)
     return render(
         request,
         "marketplace/case_list.html",
@@ -534,7 +486,7 @@ def _case_detail_response(request, case, *, status=200, **forms_):
 @login_required
 def case_detail_view(request, pk: int):
     """One household: members (masked), consents, needs, referrals and warnings."""
-    _require_role(request, CASE_STAFF_ROLES)
+    require_role(request, CASE_STAFF_ROLES)
     case = case_get_for_user(case_id=pk, user=request.user)
     return _case_detail_response(request, case)
 
@@ -544,7 +496,7 @@ def case_detail_view(request, pk: int):
 @require_POST
 def case_reveal_view(request, pk: int):
     """Show one full ID number or the phone, once, on this response only; audit-logged."""
-    _require_role(request, CASE_STAFF_ROLES)
+    require_role(request, CASE_STAFF_ROLES)
     case = case_get_for_user(case_id=pk, user=request.user)
     if not case_may_reveal(case=case, user=request.user):
         raise PermissionDenied(_("您的角色不能查看完整的敏感信息。"))
@@ -568,7 +520,7 @@ def case_reveal_view(request, pk: int):
     except NotPermitted as exc:
         raise PermissionDenied(exc.message) from exc
     except (DjangoValidationError, InvalidState) as exc:
-        messages.error(request, _error_text(exc))
+        messages.error(request, error_text(exc))
         return _case_detail_response(
             request, case, status=409 if isinstance(exc, InvalidState) else 400
         )
@@ -584,7 +536,7 @@ def _domain_failure(request, exc, respond):
     (409 for a wrong state, 400 for bad input)."""
     if isinstance(exc, NotPermitted):
         raise PermissionDenied(exc.message) from exc
-    messages.error(request, _error_text(exc))
+    messages.error(request, error_text(exc))
     return respond(409 if isinstance(exc, InvalidState) else 400)
 
 
@@ -592,7 +544,7 @@ def _domain_failure(request, exc, respond):
 @require_POST
 def case_verify_view(request, pk: int):
     """The community records what the visit to a discovered household found."""
-    _require_role(request, CASE_STAFF_ROLES)
+    require_role(request, CASE_STAFF_ROLES)
     case = case_get_for_user(case_id=pk, user=request.user)
     form = VerifyForm(request.POST)
     if not form.is_valid():
@@ -613,7 +565,7 @@ def case_verify_view(request, pk: int):
 @require_POST
 def referral_create_view(request, pk: int):
     """Refer a case to a department (转介)."""
-    _require_role(request, CASE_STAFF_ROLES)
+    require_role(request, CASE_STAFF_ROLES)
     case = case_get_for_user(case_id=pk, user=request.user)
     form = ReferralForm(request.POST)
     if not form.is_valid():
@@ -633,7 +585,7 @@ def referral_create_view(request, pk: int):
 @login_required
 def need_create_view(request, pk: int):
     """Add a need to a household on file."""
-    _require_role(request, INTAKE_ROLES, _("只有社区、街道或民政工作人员可以登记需求。"))
+    require_role(request, INTAKE_ROLES, _("只有社区、街道或民政工作人员可以登记需求。"))
     case = case_get_for_user(case_id=pk, user=request.user)
     if request.method != "POST":
         form = NeedForm(initial={"submission_key": uuid.uuid4(), "submit": True})
@@ -658,7 +610,7 @@ def need_create_view(request, pk: int):
             form.add_error(None, exc.message)
             status = 409 if isinstance(exc, InvalidState) else 400
         except DjangoValidationError as exc:
-            _add_validation_error(form, exc)
+            add_validation_error(form, exc)
         else:
             messages.success(request, _("需求已登记。"))
             return redirect(need)
@@ -687,12 +639,12 @@ def _with_countdown(needs, now):
 @login_required
 def need_list_view(request, export=False):
     """Needs of the households in the user's scope; emergencies show their countdown."""
-    _require_role(request, CASE_STAFF_ROLES)
+    require_role(request, CASE_STAFF_ROLES)
     filterset = NeedFilter(request.GET or None, queryset=need_list_for_user(user=request.user))
-    queryset, status = _filtered(filterset)
+    queryset, status = filtered(filterset)
     if export and status == 200:
         return need_export(queryset)
-    page, query = _page(request, queryset)
+    page, query = page_of(request, queryset)
     _with_countdown(page.object_list, timezone.now())
     return render(
         request,
@@ -723,7 +675,7 @@ def _need_detail_response(request, need, *, status=200):
 @login_required
 def need_detail_view(request, pk: int):
     """One need, its history and the steps the user may take."""
-    _require_role(request, CASE_STAFF_ROLES)
+    require_role(request, CASE_STAFF_ROLES)
     need = need_get_for_user(need_id=pk, user=request.user)
     return _need_detail_response(request, need)
 
@@ -766,8 +718,8 @@ def need_transition_view(request, pk: int):
 def need_open_list_view(request):
     """Open needs as providers see them: de-identified, no household behind them."""
     filterset = PublicNeedFilter(request.GET or None, queryset=need_public_list())
-    queryset, status = _filtered(filterset)
-    page, query = _page(request, queryset)
+    queryset, status = filtered(filterset)
+    page, query = page_of(request, queryset)
     return render(
         request,
         "marketplace/need_open_list.html",
@@ -791,8 +743,8 @@ def _referral_list_response(request, *, status=200):
         request.GET or None, queryset=referral_list_for_user(user=request.user)
     )
     filterset.form.fields["department"].queryset = referral_departments()
-    queryset, filter_status = _filtered(filterset)
-    page, query = _page(request, queryset)
+    queryset, filter_status = filtered(filterset)
+    page, query = page_of(request, queryset)
     return render(
         request,
         "marketplace/referral_list.html",
@@ -810,7 +762,7 @@ def _referral_list_response(request, *, status=200):
 @login_required
 def referral_list_view(request):
     """Referrals received by the user's department, or sent from cases in scope."""
-    _require_role(request, CASE_STAFF_ROLES)
+    require_role(request, CASE_STAFF_ROLES)
     return _referral_list_response(request)
 
 
@@ -829,7 +781,7 @@ REFERRAL_ACTIONS = {
 @require_POST
 def referral_action_view(request, pk: int, action: str):
     """The receiving department accepts, completes or returns a referral."""
-    _require_role(request, CASE_STAFF_ROLES)
+    require_role(request, CASE_STAFF_ROLES)
     if action not in REFERRAL_ACTIONS:
         raise Http404
     referral = referral_get_for_user(referral_id=pk, user=request.user)
@@ -850,8 +802,8 @@ def _warning_list_response(request, *, status=200):
     data = request.GET.copy()
     data.setdefault("status", Warning.Status.OPEN)
     filterset = WarningFilter(data, queryset=warning_list_for_user(user=request.user))
-    queryset, filter_status = _filtered(filterset)
-    page, query = _page(request, queryset)
+    queryset, filter_status = filtered(filterset)
+    page, query = page_of(request, queryset)
     return render(
         request,
         "marketplace/warning_list.html",
@@ -869,7 +821,7 @@ def _warning_list_response(request, *, status=200):
 @login_required
 def warning_list_view(request):
     """The dynamic-monitoring worklist; open warnings first by default."""
-    _require_role(request, WARNING_ROLES)
+    require_role(request, WARNING_ROLES)
     return _warning_list_response(request)
 
 
@@ -877,7 +829,7 @@ def warning_list_view(request):
 @require_POST
 def warning_verify_view(request, pk: int):
     """The community records what a visit found about a warning."""
-    _require_role(request, WARNING_ROLES)
+    require_role(request, WARNING_ROLES)
     warning = warning_get_for_user(warning_id=pk, user=request.user)
     form = VerifyForm(request.POST)
     if not form.is_valid():
