@@ -51,6 +51,8 @@ class ServiceRecord(models.Model):
     )
     revoked_at = models.DateTimeField(_("撤销时间"), null=True, blank=True)
     revoke_reason = models.CharField(_("撤销原因"), max_length=200, blank=True)
+    # Why hours were entered by hand (source MANUAL): a dead phone, a paper sign-in sheet.
+    note = models.CharField(_("补录说明"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("服务记录")

@@ -86,6 +86,7 @@ class Opportunity(models.Model):
     status = models.CharField(
         _("状态"), max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
     )
+    cancel_reason = models.CharField(_("取消原因"), max_length=200, blank=True)
     checkin_secret = models.CharField(max_length=32, default=new_checkin_secret, editable=False)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("发布时间"), auto_now_add=True)
