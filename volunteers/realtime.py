@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
@@ -18,11 +20,13 @@ def team_group(team_id: int) -> str:
 
 
 def publish_team_event(team_id: int, payload: dict) -> None:
-    """Send one event frame to every socket in the team's room."""
+    """Send one event frame to every socket in the team's room. The frame is encoded once
+    here as `text` (and only as text), not once per socket: a room may hold a thousand."""
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(team_group(team_id), {"type": "team.event", "payload": payload})
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    async_to_sync(layer.group_send)(team_group(team_id), {"type": "team.event", "text": text})
 
 
 def publish_member_removed(team_id: int, user_id: int) -> None:

@@ -1,3 +1,9 @@
 """Websocket routes of volunteering."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from volunteers.consumers import TeamConsumer
+
+websocket_urlpatterns = [
+    path("ws/teams/<int:team_id>/", TeamConsumer.as_asgi()),
+]
