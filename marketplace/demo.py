@@ -26,6 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from faker import Faker
 
@@ -101,6 +102,7 @@ DEMO_LOGINS = [
     DemoLogin("jigou", "陈静", Role.AGENCY_STAFF, "瑶海区阳光社会工作服务中心"),
     DemoLogin("shegong", "杨洋", Role.SOCIAL_WORKER, "明光路街道社工站"),
     DemoLogin("zhiyuan", "赵磊", Role.VOLUNTEER, "明光路街道志愿者联合会"),
+    DemoLogin("zhiyuanhui", "吴婷", Role.VOLUNTEER_MANAGER, "明光路街道志愿者联合会"),
     DemoLogin("shenqing", "黄丽", Role.APPLICANT, ""),
     DemoLogin("shenji", "周强", Role.AUDITOR, "瑶海区审计局"),
     DemoLogin("bumen", "孙伟", Role.DEPARTMENT_STAFF, "瑶海区住房和城乡建设局"),
@@ -344,6 +346,8 @@ def demo_seed(*, size: str = "small", data_path: Path | str | None = None) -> Se
     if size == "district":
         _district_bulk(report, district=district, streets=list(streets.values()))
         _district_cases(report, district=district)
+    for seeder in settings.DEMO_SEEDERS:
+        import_string(seeder)(report=report, size=size)
     return report
 
 

@@ -221,6 +221,9 @@ SPECTACULAR_SETTINGS = {
 # Demo data (seed_demo) may be loaded; production turns this off.
 DEMO_DATA_ALLOWED = True
 DEMO_PASSWORD = "Yaohai@2021"  # noqa: S105 - documented demo logins only
+# Apps that add their own demo data after the shared domain's (called with the seed report
+# and the size); the shared domain itself never imports them.
+DEMO_SEEDERS = ["volunteers.demo.volunteers_demo_seed"]
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@yaohai.example")
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 
@@ -237,6 +240,13 @@ SENSITIVE_DATA_HASH_KEY = env(
         hashlib.sha256(f"hash:{SECRET_KEY}".encode()).digest()
     ).decode(),
 )
+# Every encrypted column: (model, column, purpose). `sensitive_rekey` re-encrypts them all.
+SENSITIVE_COLUMNS = [
+    ("marketplace.CaseMember", "id_cipher", "case_member.id_number"),
+    ("marketplace.Case", "phone_cipher", "case.phone"),
+    ("volunteers.Volunteer", "id_cipher", "volunteer.id_number"),
+    ("volunteers.Volunteer", "phone_cipher", "volunteer.phone"),
+]
 
 # --- Cases and needs ---------------------------------------------------------------------
 # An emergency (急难) need must be answered within this many hours of submission; when it is
@@ -260,6 +270,10 @@ CELERY_BEAT_SCHEDULE = {
     "monitoring-scan": {
         "task": "marketplace.tasks.monitoring_scan",
         "schedule": crontab(hour=2, minute=0),
+    },
+    "opportunity-remind": {
+        "task": "volunteers.tasks.opportunity_remind",
+        "schedule": 600.0,
     },
 }
 

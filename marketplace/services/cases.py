@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -963,14 +964,13 @@ def sensitive_reveal(
 
 
 def sensitive_rekey(*, batch_size: int = 500) -> int:
-    """Re-encrypt every ID number and phone not yet under the current key (key rotation).
+    """Re-encrypt every sensitive value not yet under the current key (key rotation), in
+    every column listed in `settings.SENSITIVE_COLUMNS` (other apps add theirs there).
     Safe to stop and run again. Returns the number of values re-encrypted."""
     current = settings.SENSITIVE_DATA_KEY_ID
     done = 0
-    for model, column, purpose in (
-        (CaseMember, "id_cipher", ID_PURPOSE),
-        (Case, "phone_cipher", PHONE_PURPOSE),
-    ):
+    for label, column, purpose in settings.SENSITIVE_COLUMNS:
+        model = django_apps.get_model(label)
         stale = (
             model.objects.exclude(**{f"{column}__startswith": f"{current}:"})
             .exclude(**{column: ""})
