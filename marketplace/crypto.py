@@ -102,3 +102,21 @@ def mask_phone(value: str) -> str:
     if len(value) < 7:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def sealed_id_number(number: str, *, purpose: str) -> dict[str, str]:
+    """The three stored forms of a resident ID: `id_cipher`, `id_hash`, `id_masked`."""
+    return {
+        "id_cipher": encrypt(number, purpose=purpose),
+        "id_hash": lookup_hash(number, purpose=purpose),
+        "id_masked": mask_id_number(number),
+    }
+
+
+def sealed_phone(number: str, *, purpose: str) -> dict[str, str]:
+    """The three stored forms of a phone: `phone_cipher`, `phone_hash`, `phone_masked`."""
+    return {
+        "phone_cipher": encrypt(number, purpose=purpose),
+        "phone_hash": lookup_hash(number, purpose=purpose),
+        "phone_masked": mask_phone(number),
+    }

@@ -70,13 +70,9 @@ def volunteer(user: User, community: Area, *, real_name: str = "志愿者", skil
     obj = Volunteer(
         user=user,
         real_name=real_name,
-        id_cipher=crypto.encrypt(id_number, purpose="volunteer.id_number"),
-        id_hash=crypto.lookup_hash(id_number, purpose="volunteer.id_number"),
-        id_masked=crypto.mask_id_number(id_number),
+        **crypto.sealed_id_number(id_number, purpose="volunteer.id_number"),
         birth_date=resident_id_birth_date(id_number),
-        phone_cipher=crypto.encrypt(mobile, purpose="volunteer.phone"),
-        phone_hash=crypto.lookup_hash(mobile, purpose="volunteer.phone"),
-        phone_masked=crypto.mask_phone(mobile),
+        **crypto.sealed_phone(mobile, purpose="volunteer.phone"),
         home_community=community,
         **extra,
     )

@@ -135,12 +135,7 @@ class IntakeResult:
 def _id_fields(id_number: str) -> dict:
     number = normalise_resident_id(id_number)
     born = resident_id_birth_date(number)
-    return {
-        "id_cipher": crypto.encrypt(number, purpose=ID_PURPOSE),
-        "id_hash": crypto.lookup_hash(number, purpose=ID_PURPOSE),
-        "id_masked": crypto.mask_id_number(number),
-        "birth_date": born,
-    }
+    return {**crypto.sealed_id_number(number, purpose=ID_PURPOSE), "birth_date": born}
 
 
 def _phone_fields(phone: str) -> dict:
@@ -148,11 +143,7 @@ def _phone_fields(phone: str) -> dict:
     if not number:
         return {"phone_cipher": "", "phone_hash": "", "phone_masked": ""}
     validate_phone(number)
-    return {
-        "phone_cipher": crypto.encrypt(number, purpose=PHONE_PURPOSE),
-        "phone_hash": crypto.lookup_hash(number, purpose=PHONE_PURPOSE),
-        "phone_masked": crypto.mask_phone(number),
-    }
+    return crypto.sealed_phone(number, purpose=PHONE_PURPOSE)
 
 
 def household_find(*, id_numbers: list[str]) -> Case | None:

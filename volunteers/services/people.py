@@ -105,12 +105,7 @@ def _identity_fields(id_number: str) -> dict:
                 % {"age": MIN_VOLUNTEER_AGE}
             }
         )
-    return {
-        "id_cipher": crypto.encrypt(number, purpose=ID_PURPOSE),
-        "id_hash": crypto.lookup_hash(number, purpose=ID_PURPOSE),
-        "id_masked": crypto.mask_id_number(number),
-        "birth_date": born,
-    }
+    return {**crypto.sealed_id_number(number, purpose=ID_PURPOSE), "birth_date": born}
 
 
 def _phone_fields(phone: str) -> dict:
@@ -119,11 +114,7 @@ def _phone_fields(phone: str) -> dict:
         validate_phone(number)
     except ValidationError as exc:
         raise ValidationError({"phone": exc.messages}) from None
-    return {
-        "phone_cipher": crypto.encrypt(number, purpose=PHONE_PURPOSE),
-        "phone_hash": crypto.lookup_hash(number, purpose=PHONE_PURPOSE),
-        "phone_masked": crypto.mask_phone(number),
-    }
+    return crypto.sealed_phone(number, purpose=PHONE_PURPOSE)
 
 
 def _check_availabilities(items: Sequence[AvailabilityInput]) -> None:
