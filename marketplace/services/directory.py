@@ -4,10 +4,13 @@ schedules what follows (mail, real-time events) after commit."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.utils import timezone, translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from marketplace import realtime
@@ -128,4 +131,7 @@ def membership_add(
     membership = Membership(user=user, role=role, organisation=organisation)
     membership.full_clean(validate_constraints=False)
     membership.save()
+    for path in settings.MEMBERSHIP_LISTENERS:
+        listener = import_string(path)
+        transaction.on_commit(partial(listener, membership_id=membership.pk))
     return membership
