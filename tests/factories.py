@@ -4,7 +4,9 @@ never stands on a row the product itself would refuse."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -103,6 +105,10 @@ def household(
     phone=None,
     urgency=Need.Urgency.NORMAL,
     description="独居老人，需要每周上门探访一次",
+    kind=Need.Kind.SERVICE,
+    service_type="visiting",
+    amount=None,
+    quantity=None,
 ):
     """A household with one member and a submitted need, through the real service. The
     case keeps the plain ID and phone (`full_id`, `full_phone`) so a test can search response
@@ -124,8 +130,10 @@ def household(
         phone=phone,
         sensitive_consent_by=head,
         need=NeedInput(
-            kind=Need.Kind.SERVICE,
-            service_type=ServiceType.objects.get(code="visiting"),
+            kind=kind,
+            service_type=ServiceType.objects.get(code=service_type),
+            amount=amount,
+            quantity=quantity,
             window_start=today,
             window_end=today + timedelta(days=30),
             urgency=urgency,
@@ -143,3 +151,39 @@ def open_need(world, need):
     need_transition(need=need, to=Need.Status.OPEN, by=official)
     need.refresh_from_db()
     return need
+
+
+def money_need(world, amount="3000.00", *, urgency=Need.Urgency.NORMAL, community=None):
+    """A confirmed funds need (临时救助, 支出型 unless an emergency), through the services."""
+    emergency = urgency == Need.Urgency.EMERGENCY
+    result = household(
+        world,
+        community=community,
+        kind=Need.Kind.FUNDS,
+        service_type="temporary_emergency" if emergency else "temporary_expenditure",
+        amount=Decimal(amount),
+        urgency=urgency,
+        description="大病住院后基本生活困难，需要临时救助金",
+    )
+    if emergency:
+        return result.need
+    return open_need(world, result.need)
+
+
+def fund(organisation, kind, *, name=None, code=None, project=None):
+    """A fund with its four accounts, through the ledger service."""
+    from charity.services.ledger import fund_create
+
+    n = next(_seq)
+    return fund_create(
+        organisation=organisation,
+        kind=kind,
+        name=name or f"基金{n}",
+        code=code or f"fund-{n}",
+        project=project,
+    )
+
+
+def key() -> str:
+    """A fresh idempotency key, as a form would carry it."""
+    return uuid.uuid4().hex

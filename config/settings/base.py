@@ -4,6 +4,7 @@ in-memory channel layer and cache, Celery tasks in-process, search through the d
 
 import base64
 import hashlib
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -230,6 +231,12 @@ MEMBERSHIP_LISTENERS = ["charity.services.projects.project_membership_changed"]
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@yaohai.example")
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 
+# --- Funds and disbursements (charity/) -------------------------------------------------
+# A disbursement above this amount (yuan) needs two different approvers.
+CHARITY_DUAL_APPROVAL_THRESHOLD = Decimal(env("CHARITY_DUAL_APPROVAL_THRESHOLD", default="5000"))
+# An emergency payment made first from the reserve must be approved within this many days.
+CHARITY_RESERVE_REGULARISE_DAYS = env.int("CHARITY_RESERVE_REGULARISE_DAYS", default=7)
+
 # --- Sensitive personal data (marketplace/crypto.py) ----------------------------------
 # AES-256-GCM keys as "id:base64key[,id:base64key]"; SENSITIVE_DATA_KEY_ID is the one new
 # ciphertexts use, the others only decrypt (rotation: README, "Sensitive data"). Embedded mode
@@ -277,6 +284,10 @@ CELERY_BEAT_SCHEDULE = {
     "opportunity-remind": {
         "task": "volunteers.tasks.opportunity_remind",
         "schedule": 600.0,
+    },
+    "reserve-overdue-flag": {
+        "task": "charity.tasks.reserve_overdue_flag",
+        "schedule": 3600.0,
     },
 }
 
