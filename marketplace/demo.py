@@ -96,6 +96,7 @@ class DemoLogin:
 
 DEMO_LOGINS = [
     DemoLogin("minzheng", "王建国", Role.CIVIL_AFFAIRS_OFFICIAL, "瑶海区民政局"),
+    DemoLogin("minzheng2", "赵立新", Role.CIVIL_AFFAIRS_OFFICIAL, "瑶海区民政局"),
     DemoLogin("jiedao", "李秀英", Role.STREET_OFFICIAL, "明光路街道办事处"),
     DemoLogin("shequ", "张敏", Role.COMMUNITY_WORKER, "明光路社区居委会"),
     DemoLogin("cishan", "刘芳", Role.CHARITY_STAFF, "瑶海区慈善协会"),
