@@ -14,7 +14,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from charity.selectors.disclosure import Disclosure
 from marketplace.exports import XLSX_TYPE
-from marketplace.exports import _cell as cell_value
+from marketplace.exports import xlsx_cell as cell_value
 
 MONEY_FORMAT = "0.00"
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("marketplace.api_urls")),
     path("", include("marketplace.urls")),
     path("", include("volunteers.urls")),
+    path("", include("charity.urls")),
     path("", include("cms.urls")),
 ]
 

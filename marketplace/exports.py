@@ -18,7 +18,8 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value):
+def xlsx_cell(value):
+    """A value as a spreadsheet cell: local naive times, text never run as a formula."""
     if isinstance(value, datetime):
         return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
     if isinstance(value, str) and value.startswith(_FORMULA_START):
@@ -36,7 +37,7 @@ def xlsx_response(
     sheet = book.create_sheet(title=title[:31])
     sheet.append([str(h) for h in headers])
     for row in rows:
-        sheet.append([_cell(v) for v in row])
+        sheet.append([xlsx_cell(v) for v in row])
     response = HttpResponse(content_type=XLSX_TYPE)
     stamp = timezone.localdate().strftime("%Y%m%d")
     response["Content-Disposition"] = f'attachment; filename="{filename}-{stamp}.xlsx"'

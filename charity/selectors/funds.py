@@ -57,6 +57,38 @@ def fund_can_request_for(*, user: User, fund: Fund, need: Need) -> bool:
     )
 
 
+def may_record_donation(*, user: User, fund: Fund) -> bool:
+    """Managers record donations; the reserve takes none (it is fed by transfers)."""
+    return fund.kind != Fund.Kind.RESERVE and fund_can_manage(user=user, fund=fund)
+
+
+def may_request(*, user: User, fund: Fund) -> bool:
+    """Managers ask their fund to pay; street officials ask the district's special fund.
+    The reserve pays only emergencies (see the reserve payment page)."""
+    if fund.kind == Fund.Kind.RESERVE:
+        return False
+    if fund_can_manage(user=user, fund=fund):
+        return True
+    return fund.kind in Fund.DISTRICT_KINDS and user_scope(user=user).has(Role.STREET_OFFICIAL)
+
+
+def may_export(*, user: User, fund: Fund) -> bool:
+    """The ledger's export: the fund's managers, civil affairs and auditors."""
+    return fund_can_manage(user=user, fund=fund) or user_scope(user=user).has(
+        Role.CIVIL_AFFAIRS_OFFICIAL, Role.AUDITOR
+    )
+
+
+def transfer_targets(*, user: User, source: Fund) -> QuerySet[Fund]:
+    """Funds money may go to from `source`: those the user reads and the district's funds."""
+    readable = fund_list_for_user(user=user).values("pk")
+    return (
+        Fund.objects.filter(Q(pk__in=readable) | Q(kind__in=Fund.DISTRICT_KINDS))
+        .exclude(pk=source.pk)
+        .order_by("kind", "name", "pk")
+    )
+
+
 def _with_accounts(qs: QuerySet[Fund]) -> QuerySet[Fund]:
     return qs.select_related("organisation", "project").prefetch_related(
         Prefetch("accounts", queryset=Account.objects.order_by("kind"))

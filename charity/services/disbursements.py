@@ -293,7 +293,10 @@ def reserve_advance(
     item, quantity = _goods_fields(kind=kind, item=item, quantity=quantity)
     if not purpose.strip():
         raise LedgerError(_("请写明用途（会公开显示，不要写个人信息）。"), code="purpose_required")
-    reserve = fund_reserve()
+    try:
+        reserve = fund_reserve()
+    except Fund.DoesNotExist:
+        raise LedgerError(_("尚未设立临时救助备用金。"), code="no_reserve") from None
     operation, replay = operation_claim(
         key=idempotency_key,
         kind="reserve_advance",

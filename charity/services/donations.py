@@ -55,6 +55,8 @@ def donation_record(
     if fund.kind == Fund.Kind.RESERVE:
         raise LedgerError(_("备用金不接受捐赠，请捐入瑶海益家专项基金。"), code="reserve")
     if kind == Donation.Kind.MONEY:
+        if amount in (None, ""):
+            raise LedgerError(_("资金捐赠须填写金额。"), code="amount_required")
         amount = money(amount)
     elif kind == Donation.Kind.GOODS:
         if valuation in (None, ""):

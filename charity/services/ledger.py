@@ -204,7 +204,8 @@ def fund_transfer(
     if source.pk == target.pk:
         raise LedgerError(_("调出和调入不能是同一个基金。"), code="same_fund")
     amount = money(amount)
-    if not memo.strip():
+    memo = memo.strip()
+    if not memo:
         raise LedgerError(_("请写明调拨事由。"), code="memo_required")
     operation, replay = operation_claim(
         key=idempotency_key,

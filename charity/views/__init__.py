@@ -1,0 +1,1 @@
+"""Staff pages of funds, donations and disbursements, by aggregate."""
