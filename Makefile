@@ -37,7 +37,7 @@ lint: install
 ## Extract and compile translations (needs GNU gettext); commit both .po and .mo.
 messages: install
 	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore ".venv/*" --ignore "tests/*" --ignore "bench/*" --ignore "staticfiles/*"
-	$(BIN)/python manage.py makemessages -d djangojs -l zh_Hans -l en --ignore ".venv/*" --ignore "staticfiles/*"
+	$(BIN)/python manage.py makemessages -d djangojs -l zh_Hans -l en --ignore ".venv/*" --ignore "staticfiles/*" --ignore "static/vendor/*"
 	$(BIN)/python manage.py compilemessages -l zh_Hans -l en --ignore ".venv/*"
 
 ## Re-resolve pinned dependencies after editing pyproject.toml.

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from charity.models.ledger import MONEY, Fund, Transaction
 from marketplace.models import Area, Need, ServiceType, User
@@ -27,7 +28,7 @@ class Donation(models.Model):
 
     class DonorKind(models.TextChoices):
         PERSON = "person", _("个人")
-        ORGANISATION = "organisation", _("单位")
+        ORGANISATION = "organisation", pgettext_lazy("捐赠方类型", "单位")
         ANONYMOUS = "anonymous", _("匿名")
 
     fund = models.ForeignKey(

@@ -4,7 +4,7 @@
   "use strict";
   var source = document.getElementById("disclosure-chart-data");
   if (!source || typeof window.echarts === "undefined") return;
-  var t = typeof window.gettext === "function" ? window.gettext : function (s) { return s; };
+  var gettext = typeof window.gettext === "function" ? window.gettext : function (s) { return s; };
   var data = JSON.parse(source.textContent);
   var charts = [];
 
@@ -22,10 +22,10 @@
       legend: { top: 0 },
       grid: { left: 8, right: 8, bottom: 8, top: 36, containLabel: true },
       xAxis: { type: "category", data: labels },
-      yAxis: { type: "value", name: t("元") },
+      yAxis: { type: "value", name: gettext("元") },
       series: [
-        { name: t("收入"), type: "bar", data: data.months.map(function (m) { return number(m["in"]); }) },
-        { name: t("支出"), type: "bar", data: data.months.map(function (m) { return number(m.out); }) }
+        { name: gettext("收入"), type: "bar", data: data.months.map(function (m) { return number(m["in"]); }) },
+        { name: gettext("支出"), type: "bar", data: data.months.map(function (m) { return number(m.out); }) }
       ]
     };
   }
@@ -35,7 +35,7 @@
       tooltip: { trigger: "item", valueFormatter: money },
       legend: { type: "scroll", bottom: 0 },
       series: [{
-        name: t("支出"),
+        name: gettext("支出"),
         type: "pie",
         radius: ["35%", "65%"],
         center: ["50%", "45%"],
@@ -49,9 +49,9 @@
     return {
       tooltip: { trigger: "axis", valueFormatter: money },
       grid: { left: 8, right: 16, bottom: 8, top: 8, containLabel: true },
-      xAxis: { type: "value", name: t("元") },
+      xAxis: { type: "value", name: gettext("元") },
       yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.name; }) },
-      series: [{ name: t("支出"), type: "bar", data: rows.map(function (r) { return number(r.value); }) }]
+      series: [{ name: gettext("支出"), type: "bar", data: rows.map(function (r) { return number(r.value); }) }]
     };
   }
 
