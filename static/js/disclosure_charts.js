@@ -68,6 +68,9 @@
     var chart = window.echarts.init(element, null, { renderer: "svg" });
     chart.setOption(build());
     charts.push(chart);
+    // The chart now shows the numbers; its table stays one tap away.
+    var table = element.parentElement.querySelector("details.chart-data");
+    if (table) table.open = false;
   });
 
   window.addEventListener("resize", function () {
