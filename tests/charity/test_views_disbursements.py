@@ -105,6 +105,7 @@ def test_above_the_threshold_two_different_people_must_approve(client, ledger):
     again = _approve(client, disbursement)
     assert again.status_code == 400
     assert "您已审批过这笔拨付，同一人不能审批两次。" in again.content.decode()
+    assert 'data-testid="approve"' not in again.content.decode()  # no form to try a third time
     assert disbursement.approvals.count() == 1
     # A second official pays it.
     second = f.user("minzheng2", Role.CIVIL_AFFAIRS_OFFICIAL, w.civil_affairs)
