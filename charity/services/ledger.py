@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
 from charity.exceptions import (
@@ -133,9 +132,13 @@ def transaction_post(
     Posting.objects.bulk_create(
         Posting(transaction=txn, account_id=account.pk, amount=amount) for account, amount in lines
     )
+    # The new balance is computed here in decimal and written as a value: the rows are locked
+    # (PostgreSQL) or the writer is alone (SQLite), and SQLite would add in floating point,
+    # where 0.30 - 0.10 - 0.20 is a hair below zero and trips the check constraint.
     for account_id, delta in net.items():
         if delta:
-            Account.objects.filter(pk=account_id).update(balance=F("balance") + delta)
+            new_balance = locked[account_id].balance + delta
+            Account.objects.filter(pk=account_id).update(balance=new_balance)
     return txn
 
 

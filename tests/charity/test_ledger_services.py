@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -84,12 +85,16 @@ def balances(fund):
     return {a.kind: a.balance for a in Account.objects.filter(fund=fund)}
 
 
+def cents(value) -> Decimal:
+    """A database sum to the cent (SQLite sums decimals in floating point)."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
 def assert_balanced():
     for txn in Transaction.objects.all():
-        assert txn.postings.aggregate(s=Sum("amount"))["s"] == 0
+        assert cents(txn.postings.aggregate(s=Sum("amount"))["s"]) == 0
     for account in Account.objects.all():
-        total = account.postings.aggregate(s=Sum("amount"))["s"] or Decimal("0")
-        assert account.balance == total
+        assert account.balance == cents(account.postings.aggregate(s=Sum("amount"))["s"])
         if account.kind in Account.ASSETS:
             assert account.balance >= 0
 
@@ -504,3 +509,45 @@ def test_a_project_takes_one_place_per_need_paid_and_revisions_do_not_give_it_ba
     draft.publish()
     page.refresh_from_db()
     assert page.places_taken == 2
+
+
+def test_the_beat_task_flags_an_emergency_payment_not_regularised_in_time(funds):
+    from charity.tasks import reserve_overdue_flag as task
+
+    give(funds, "5000.00")
+    fund_transfer(
+        source=funds.special,
+        target=funds.reserve,
+        amount="1000.00",
+        by=funds.official,
+        memo="备用金拨入",
+        idempotency_key=f.key(),
+    )
+    need = f.money_need(funds, "500.00", urgency=Need.Urgency.EMERGENCY)
+    paid = reserve_advance(
+        need=need, by=funds.official, amount="500.00", purpose="先行救助", idempotency_key=f.key()
+    )
+    assert task.apply().get() == 0
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        assert task.apply().get() == 1
+        assert task.apply().get() == 0
+    paid.refresh_from_db()
+    assert paid.flagged_at is not None and paid.awaiting_regularisation
+
+
+def test_a_fund_can_be_spent_to_the_last_cent(funds):
+    """Regression: balances were once added in the database, which SQLite does in floating
+    point, so 0.30 − 0.10 − 0.20 fell a hair below zero and the check constraint refused."""
+    give(funds, "0.30")
+    for amount in ("0.10", "0.20"):
+        fund_transfer(
+            source=funds.special,
+            target=funds.reserve,
+            amount=amount,
+            by=funds.official,
+            memo="备用金拨入",
+            idempotency_key=f.key(),
+        )
+    assert balances(funds.special)["cash"] == Decimal("0.00")
+    assert balances(funds.reserve)["cash"] == Decimal("0.30")
+    assert_balanced()
