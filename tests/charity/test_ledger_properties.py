@@ -920,16 +920,21 @@ def test_ledger_properties(ledger_world):
     COUNTS.clear()
     LedgerMachine.w = ledger_world
     started = time.monotonic()
-    run_state_machine_as_test(
-        LedgerMachine,
-        settings=hsettings(
-            max_examples=EXAMPLES,
-            stateful_step_count=STEPS_PER_EXAMPLE,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        ),
-    )
+    # Hypothesis decides how long each example runs; run again until the ledger has seen
+    # at least MIN_STEPS operations (one round almost always suffices).
+    for _round in range(4):
+        run_state_machine_as_test(
+            LedgerMachine,
+            settings=hsettings(
+                max_examples=EXAMPLES,
+                stateful_step_count=STEPS_PER_EXAMPLE,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+        if COUNTS["steps"] >= MIN_STEPS:
+            break
     seconds = round(time.monotonic() - started, 1)
     figures = {
         "backend": connection.vendor,
