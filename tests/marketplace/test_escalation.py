@@ -3,6 +3,7 @@ and then to district civil affairs, each once, and the beat task that runs it.""
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from importlib import import_module
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -204,4 +205,7 @@ def test_the_beat_schedule_names_both_tasks():
         "marketplace.tasks.monitoring_scan",
     } <= scheduled
     for name in scheduled:
+        # Each app's tasks module registers its tasks when imported (the worker imports them
+        # all at start); a scheduled name must resolve to a registered task of its module.
+        import_module(name.rsplit(".", 1)[0])
         assert name in app.tasks, name
