@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -32,20 +33,28 @@ from charity.services.disbursements import (
 )
 from charity.services.donations import donation_record
 from charity.services.ledger import fund_transfer
-from marketplace.models import Need, Role
+from marketplace.models import Need, Role, ServiceType
 from tests import factories as f
 
-# serialized_rollback: the rows migrations seed (service types) are put back for each test.
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+# Transactional (the threads need committed rows); a flushed database is given back the
+# service types its migration seeds, which the needs refer to.
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 20
 
 
 @pytest.fixture
-def district(world):
+def seeded(transactional_db):
+    """The service types a migration seeds, put back after an earlier flush."""
+    seeded = import_module("marketplace.migrations.0003_seed_service_types_and_rules")
+    for position, (code, name, description) in enumerate(seeded.SERVICE_TYPES, start=1):
+        ServiceType.objects.get_or_create(
+            code=code, defaults={"name": name, "description": description, "position": position}
+        )
+
+
+@pytest.fixture
+def district(seeded, world):
     """The special fund holding 10,000.00 (one donation) and an empty reserve."""
     w = world
     w.official = w.users[Role.CIVIL_AFFAIRS_OFFICIAL]
