@@ -78,6 +78,23 @@ def decrypt(token: str, *, purpose: str) -> str:
     return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], purpose.encode()).decode()
 
 
+def encrypt_bytes(data: bytes, *, purpose: str) -> bytes:
+    """Ciphertext of a file's content: `key_id` + newline + nonce|ct|tag (for sealed
+    documents, which are too large to keep as base64 text)."""
+    key_id, key = _current()
+    nonce = os.urandom(NONCE_BYTES)
+    return key_id.encode() + b"\n" + nonce + AESGCM(key).encrypt(nonce, data, purpose.encode())
+
+
+def decrypt_bytes(blob: bytes, *, purpose: str) -> bytes:
+    """The plain content of a blob made by `encrypt_bytes` for the same purpose."""
+    key_id, _, body = blob.partition(b"\n")
+    key = _keys(settings.SENSITIVE_DATA_KEYS).get(key_id.decode())
+    if key is None:
+        raise ImproperlyConfigured(f"no key {key_id!r} to decrypt with; was it retired early?")
+    return AESGCM(key).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], purpose.encode())
+
+
 def key_id_of(token: str) -> str:
     """Which key made a ciphertext (for rotation)."""
     return token.partition(":")[0]

@@ -184,6 +184,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+# Sealed bid plans and delivery evidence: outside MEDIA_ROOT, never served by the web server,
+# read only through views that check who asks.
+PRIVATE_MEDIA_ROOT = env("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "private"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -272,6 +275,22 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 UPLOAD_CONTENT_TYPES = ["application/pdf", "image/jpeg", "image/png"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Government purchase of services.
+# A bid's service plan: size cap and the kinds accepted (checked by content).
+PROCUREMENT_PLAN_MAX_BYTES = env.int("PROCUREMENT_PLAN_MAX_BYTES", default=10 * 1024 * 1024)
+PROCUREMENT_PLAN_CONTENT_TYPES = [
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+]
+# The share of delivery records a performance review draws for verification visits (≥ 30%).
+PROCUREMENT_SAMPLE_RATE = Decimal(env("PROCUREMENT_SAMPLE_RATE", default="0.30"))
+# Red flag: bids priced within this share of the lot budget, just under it.
+PROCUREMENT_PRICE_CLUSTER = Decimal(env("PROCUREMENT_PRICE_CLUSTER", default="0.03"))
+# An award needs at least this many evaluators who declared no conflict.
+PROCUREMENT_MIN_EVALUATORS = env.int("PROCUREMENT_MIN_EVALUATORS", default=2)
+# OCDS: the prefix of every ocid this publisher issues (registered with the OCDS helpdesk).
+OCDS_PREFIX = env("OCDS_PREFIX", default="ocds-yhmz01")
+
 CELERY_BEAT_SCHEDULE = {
     "emergency-escalate": {
         "task": "marketplace.tasks.emergency_escalate",
@@ -288,6 +307,14 @@ CELERY_BEAT_SCHEDULE = {
     "reserve-overdue-flag": {
         "task": "charity.tasks.reserve_overdue_flag",
         "schedule": 3600.0,
+    },
+    "tender-open-due": {
+        "task": "marketplace.tasks.tender_open_due",
+        "schedule": 60.0,
+    },
+    "award-finalise-due": {
+        "task": "marketplace.tasks.award_finalise_due",
+        "schedule": 600.0,
     },
 }
 

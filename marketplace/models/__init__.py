@@ -1,5 +1,6 @@
 """The shared domain's models, split by aggregate: the directory (places, organisations,
-people and roles) and assistance cases (households, their needs, referrals and warnings)."""
+people and roles), assistance cases (households, their needs, referrals and warnings) and
+government purchase of services (catalogue, tenders, bids, awards, contracts, reviews)."""
 
 from marketplace.models.cases import (
     AssistanceStandard,
@@ -23,24 +24,58 @@ from marketplace.models.directory import (
     Role,
     User,
 )
+from marketplace.models.procurement import (
+    Award,
+    Bid,
+    CatalogueItem,
+    Complaint,
+    Contract,
+    Criterion,
+    DeliveryRecord,
+    EvaluatorAssignment,
+    Lot,
+    Milestone,
+    PerformanceReview,
+    ReviewSample,
+    Score,
+    Tender,
+    TenderQuestion,
+    Unit,
+)
 
 __all__ = [
     "ROLE_ORGANISATION_KINDS",
     "Area",
     "AssistanceStandard",
+    "Award",
+    "Bid",
     "Case",
     "CaseMember",
+    "CatalogueItem",
+    "Complaint",
     "Consent",
+    "Contract",
+    "Criterion",
+    "DeliveryRecord",
+    "EvaluatorAssignment",
+    "Lot",
     "Membership",
+    "Milestone",
     "MonitoringRule",
     "Need",
     "NeedEscalation",
     "NeedTransition",
     "Organisation",
+    "PerformanceReview",
     "Referral",
+    "ReviewSample",
     "Role",
+    "Score",
     "SensitiveAccess",
     "ServiceType",
+    "Tender",
+    "TenderQuestion",
+    "Unit",
     "User",
     "Warning",
 ]

@@ -144,6 +144,12 @@ class Organisation(models.Model):
         _("统一社会信用代码"), max_length=18, blank=True, validators=[validate_credit_code]
     )
     address = models.CharField(_("地址"), max_length=200, blank=True)
+    legal_representative = models.CharField(_("法定代表人"), max_length=32, blank=True)
+    # The organisation's contact phone, stored like every phone (crypto.sealed_phone); the
+    # hash lets civil affairs see bidders that share a phone without reading it.
+    phone_cipher = models.TextField(editable=False, blank=True)
+    phone_hash = models.CharField(max_length=64, editable=False, blank=True, db_index=True)
+    phone_masked = models.CharField(_("联系电话"), max_length=16, editable=False, blank=True)
     description = models.TextField(_("简介"), blank=True)
     verified = models.BooleanField(_("已认证"), default=False, db_index=True)
     verified_at = models.DateTimeField(_("认证时间"), null=True, blank=True)
@@ -222,6 +228,7 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", _("审计/纪检（只读）")
     DEPARTMENT_STAFF = "department_staff", _("部门工作人员")
     VOLUNTEER_MANAGER = "volunteer_manager", _("志愿组织管理员")
+    EVALUATOR = "evaluator", _("评审专家")
 
 
 _K = Organisation.Kind
@@ -238,6 +245,8 @@ ROLE_ORGANISATION_KINDS: dict[str, set] = {
     Role.AUDITOR: {_K.DEPARTMENT, _K.CIVIL_AFFAIRS},
     Role.DEPARTMENT_STAFF: {_K.DEPARTMENT},
     Role.VOLUNTEER_MANAGER: {_K.VOLUNTEER_ORG, _K.VOLUNTEER_FEDERATION},
+    # Evaluators sit on the district's expert pool, not in an organisation.
+    Role.EVALUATOR: {None},
 }
 
 

@@ -1,5 +1,5 @@
-"""社工 + 志愿者 teams: a social worker leading volunteers for one need (or, once
-purchasing lands, one contract), with a task board, messages and an ordered event log.
+"""社工 + 志愿者 teams: a social worker leading volunteers for one need or one purchased-service
+contract, with a task board, messages and an ordered event log.
 
 Every change in a team appends a `TeamEvent` in the same transaction; the room broadcasts
 events after commit and a member who reconnects asks for those after the last id it saw,
@@ -20,7 +20,8 @@ MESSAGE_MAX_CHARS = 1000
 
 
 class Team(models.Model):
-    """A team serving one need (for now: contracts join when purchasing lands)."""
+    """A team serving one need, or delivering one purchased-service contract (its confirmed
+    service records then count as delivered units)."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("服务中")
@@ -42,6 +43,14 @@ class Team(models.Model):
     need = models.ForeignKey(
         Need,
         verbose_name=_("服务需求"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="teams",
+    )
+    contract = models.ForeignKey(
+        "marketplace.Contract",
+        verbose_name=_("购买服务合同"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
