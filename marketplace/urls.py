@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
+from marketplace import urls_contracts, urls_evaluation, urls_tenders
 from marketplace.views import core as views
 
 urlpatterns = [
@@ -51,4 +52,18 @@ urlpatterns = [
     ),
     path("warnings/", views.warning_list_view, name="warning-list"),
     path("warnings/<int:pk>/verify/", views.warning_verify_view, name="warning-verify"),
+    # Government purchase of services: tenders and bids, evaluation and award, contracts.
+    path(
+        "procurement/",
+        include(
+            (
+                [
+                    *urls_tenders.urlpatterns,
+                    *urls_evaluation.urlpatterns,
+                    *urls_contracts.urlpatterns,
+                ],
+                "procurement",
+            )
+        ),
+    ),
 ]

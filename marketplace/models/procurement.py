@@ -129,9 +129,6 @@ class CatalogueItem(DraftStateMixin, RevisionMixin, index.Indexed, models.Model)
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
 
-    def get_absolute_url(self) -> str:
-        return reverse("catalogue-year", args=[self.year]) + f"#item-{self.code}"
-
 
 class Tender(models.Model):
     """采购项目: what civil affairs buys, split into lots by street, with its criteria, an
@@ -181,9 +178,6 @@ class Tender(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.title}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("tender-public", args=[self.pk])
 
     def clean(self) -> None:
         errors = {}
@@ -548,7 +542,7 @@ class Contract(models.Model):
         return f"{self.number} {self.agency}"
 
     def get_absolute_url(self) -> str:
-        return reverse("contract-detail", args=[self.pk])
+        return reverse("procurement:contract-detail", args=[self.pk])
 
     def clean(self) -> None:
         if self.starts_on and self.ends_on and self.starts_on > self.ends_on:
