@@ -259,6 +259,7 @@ SENSITIVE_COLUMNS = [
     ("marketplace.Case", "phone_cipher", "case.phone"),
     ("volunteers.Volunteer", "id_cipher", "volunteer.id_number"),
     ("volunteers.Volunteer", "phone_cipher", "volunteer.phone"),
+    ("marketplace.Organisation", "phone_cipher", "organisation.phone"),
 ]
 
 # --- Cases and needs ---------------------------------------------------------------------

@@ -25,11 +25,28 @@ class OrganisationForm(forms.ModelForm):
 
     class Meta:
         model = Organisation
-        fields = ["name", "kind", "department", "area", "credit_code", "address", "description"]
+        fields = [
+            "name",
+            "kind",
+            "department",
+            "area",
+            "credit_code",
+            "legal_representative",
+            "address",
+            "description",
+        ]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
         help_texts = {
             "credit_code": _("18位，社会组织必填；系统按 GB 32100-2015 校验。"),
         }
+
+    phone = forms.CharField(
+        label=_("联系电话"),
+        required=False,
+        max_length=20,
+        validators=[validate_phone],
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
 
     def __init__(self, *args, areas, **kwargs):
         super().__init__(*args, **kwargs)

@@ -13,10 +13,13 @@ from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from marketplace import realtime
+from marketplace import crypto, realtime
 from marketplace.exceptions import InvalidState, NotPermitted
 from marketplace.models import Area, Membership, Organisation, Role, User
 from marketplace.selectors import organisation_member_user_ids, user_scope
+from marketplace.validators import normalise_phone, validate_phone
+
+ORGANISATION_PHONE = "organisation.phone"
 
 # Kinds a street official may register in their own street; government bodies are created
 # by civil affairs only.
@@ -53,9 +56,16 @@ def organisation_create(
     department: str = "",
     address: str = "",
     description: str = "",
+    legal_representative: str = "",
+    phone: str = "",
 ) -> Organisation:
-    """Register an organisation. It starts unverified; civil affairs verifies it."""
+    """Register an organisation. It starts unverified; civil affairs verifies it. The phone
+    is stored sealed like every phone; its lookup hash lets civil affairs see bidders that
+    share one."""
     _check_may_register(user=created_by, kind=kind, area=area)
+    phone = normalise_phone(phone)
+    if phone:
+        validate_phone(phone)
     organisation = Organisation(
         name=name.strip(),
         kind=kind,
@@ -64,6 +74,8 @@ def organisation_create(
         department=department,
         address=address.strip(),
         description=description.strip(),
+        legal_representative="".join(legal_representative.split()),
+        **(crypto.sealed_phone(phone, purpose=ORGANISATION_PHONE) if phone else {}),
     )
     organisation.full_clean()
     organisation.save()
