@@ -31,3 +31,21 @@ def monitoring_scan() -> int:
     from marketplace.services import monitoring_scan as scan
 
     return scan()
+
+
+@shared_task(acks_late=True)
+def tender_open_due() -> int:
+    """Every minute (beat): open the bids of every tender whose window has closed, so bids
+    are readable for evaluation without anyone pressing a button. Idempotent."""
+    from marketplace.services.tenders import tender_open_due as open_due
+
+    return open_due()
+
+
+@shared_task(acks_late=True)
+def award_finalise_due() -> int:
+    """Every ten minutes (beat): make final the awards whose standstill is over with no
+    complaint left open. Idempotent."""
+    from marketplace.services.evaluation import award_finalise_due as finalise_due
+
+    return finalise_due()
