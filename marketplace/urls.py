@@ -52,9 +52,10 @@ urlpatterns = [
     ),
     path("warnings/", views.warning_list_view, name="warning-list"),
     path("warnings/<int:pk>/verify/", views.warning_verify_view, name="warning-verify"),
-    # Government purchase of services: tenders and bids, evaluation and award, contracts.
+    # Government purchase of services, staff side: tenders and bids, evaluation and award,
+    # contracts. (The public side is the Wagtail page at /procurement/.)
     path(
-        "procurement/",
+        "purchasing/",
         include(
             (
                 [
