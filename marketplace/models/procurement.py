@@ -238,6 +238,7 @@ class Lot(models.Model):
     status = models.CharField(
         _("状态"), max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
     )
+    failed_reason = models.CharField(_("流标原因"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("标段")
