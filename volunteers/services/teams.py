@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from marketplace.models import Need, Role, User
+from marketplace.models import Contract, Need, Role, User
 from marketplace.selectors.directory import user_scope
 from volunteers import realtime
 from volunteers.exceptions import (
@@ -212,18 +212,23 @@ def team_create(
     need: Need | None = None,
     purpose: str = "",
     volunteers: Iterable[Volunteer | User] = (),
+    contract: Contract | None = None,
 ) -> Team:
     """Form a team led by a social worker, with volunteers (profiles or their users). Called
-    by the team pages and by approved matches alike. The organisation is the leader's."""
+    by the team pages and by approved matches alike. The organisation is the leader's; a
+    team delivering a purchased-service contract must belong to the contracted agency."""
     if not _may_form(by, leader):
         raise NotPermitted(_("只有带队社工本人、所属机构或所在街道的工作人员可以组建团队。"))
     if not leader.active:
         raise ValidationError({"leader": _("该社工已不在职，不能带队。")})
+    if contract is not None and contract.agency_id != leader.organisation_id:
+        raise ValidationError({"contract": _("带队社工不属于承接该合同的机构。")})
     team = Team(
         name=(name or "").strip(),
         organisation_id=leader.organisation_id,
         leader=leader,
         need=need,
+        contract=contract,
         purpose=(purpose or "").strip(),
         created_by=by,
     )
