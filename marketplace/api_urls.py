@@ -9,6 +9,7 @@ from marketplace.api import (
     ReferralViewSet,
     WarningViewSet,
 )
+from marketplace.api_tenders import BidViewSet
 
 router = DefaultRouter()
 router.register("organisations", OrganisationViewSet, basename="api-organisation")
@@ -18,5 +19,6 @@ router.register("open-needs", OpenNeedViewSet, basename="api-open-need")
 router.register("applications", ApplicationViewSet, basename="api-application")
 router.register("referrals", ReferralViewSet, basename="api-referral")
 router.register("warnings", WarningViewSet, basename="api-warning")
+router.register("bids", BidViewSet, basename="api-bid")
 
 urlpatterns = router.urls

@@ -125,3 +125,17 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def private_media(settings, tmp_path):
+    """Sealed bid plans and delivery evidence go to a temporary private root, never the
+    project's `private/` folder."""
+    from django.utils.functional import empty
+
+    from marketplace.models.procurement import private_storage
+
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
+    private_storage._wrapped = empty
+    yield tmp_path / "private"
+    private_storage._wrapped = empty

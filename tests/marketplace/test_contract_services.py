@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
 from django.utils import timezone
-from django.utils.functional import empty
 
 from marketplace.exceptions import InvalidState, NotPermitted
 from marketplace.models import (
@@ -26,7 +25,6 @@ from marketplace.models import (
     Role,
     Tender,
 )
-from marketplace.models.procurement import private_storage
 from marketplace.selectors.contracts import (
     agency_track_record,
     agency_track_records,
@@ -51,15 +49,6 @@ from tests import procurement as P
 pytestmark = pytest.mark.django_db
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
-    """Evidence goes to a temporary private folder, never the project's."""
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    private_storage._wrapped = empty
-    yield tmp_path / "private"
-    private_storage._wrapped = empty
 
 
 def evidence(name="签到表.pdf", content=P.PDF_BYTES):

@@ -15,7 +15,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import empty
 
 from marketplace.models import (
     Contract,
@@ -25,7 +24,6 @@ from marketplace.models import (
     ReviewSample,
     Role,
 )
-from marketplace.models.procurement import private_storage
 from marketplace.services.contracts import (
     delivery_record_add,
     milestone_submit,
@@ -37,14 +35,6 @@ from volunteers.models import Opportunity, ServiceRecord
 from volunteers.services.teams import team_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
-    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
-    private_storage._wrapped = empty
-    yield
-    private_storage._wrapped = empty
 
 
 def url(name, *args):
