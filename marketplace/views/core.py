@@ -65,6 +65,7 @@ from marketplace.selectors import (
     warning_get_for_user,
     warning_list_for_user,
 )
+from marketplace.selectors.workbench import procurement_counts
 from marketplace.services import (
     DuplicateSubmission,
     case_apply_online,
@@ -107,6 +108,7 @@ def workbench_view(request):
             "can_register": can_register,
             "Role": Role,
             "counts": _workbench_counts(request.user, scope),
+            "procurement": procurement_counts(user=request.user),
         },
     )
 
