@@ -101,12 +101,15 @@ DEMO_LOGINS = [
     DemoLogin("shequ", "张敏", Role.COMMUNITY_WORKER, "明光路社区居委会"),
     DemoLogin("cishan", "刘芳", Role.CHARITY_STAFF, "瑶海区慈善协会"),
     DemoLogin("jigou", "陈静", Role.AGENCY_STAFF, "瑶海区阳光社会工作服务中心"),
+    DemoLogin("jigou2", "林晓", Role.AGENCY_STAFF, "瑶海区同心社会工作服务中心"),
     DemoLogin("shegong", "杨洋", Role.SOCIAL_WORKER, "明光路街道社工站"),
     DemoLogin("zhiyuan", "赵磊", Role.VOLUNTEER, "明光路街道志愿者联合会"),
     DemoLogin("zhiyuanhui", "吴婷", Role.VOLUNTEER_MANAGER, "明光路街道志愿者联合会"),
     DemoLogin("shenqing", "黄丽", Role.APPLICANT, ""),
     DemoLogin("shenji", "周强", Role.AUDITOR, "瑶海区审计局"),
     DemoLogin("bumen", "孙伟", Role.DEPARTMENT_STAFF, "瑶海区住房和城乡建设局"),
+    DemoLogin("pingshen1", "钱晓明", Role.EVALUATOR, ""),
+    DemoLogin("pingshen2", "孙丽华", Role.EVALUATOR, ""),
 ]
 
 

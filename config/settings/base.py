@@ -227,7 +227,11 @@ DEMO_DATA_ALLOWED = True
 DEMO_PASSWORD = "Yaohai@2021"  # noqa: S105 - documented demo logins only
 # Apps that add their own demo data after the shared domain's (called with the seed report
 # and the size); the shared domain itself never imports them.
-DEMO_SEEDERS = ["volunteers.demo.volunteers_demo_seed", "charity.demo.charity_demo_seed"]
+DEMO_SEEDERS = [
+    "volunteers.demo.volunteers_demo_seed",
+    "charity.demo.charity_demo_seed",
+    "marketplace.demo_procurement.procurement_demo_seed",
+]
 # Called after commit with `membership_id=` whenever a membership is added (the shared domain
 # never imports the apps that listen).
 MEMBERSHIP_LISTENERS = ["charity.services.projects.project_membership_changed"]
