@@ -93,6 +93,7 @@ def world(db):
         Role.APPLICANT: f.user("shenqing", Role.APPLICANT),
         Role.AUDITOR: f.user("shenji", Role.AUDITOR, w.audit_dept),
         Role.VOLUNTEER_MANAGER: f.user("zhiyuanhui", Role.VOLUNTEER_MANAGER, w.federation),
+        Role.EVALUATOR: f.user("pingshen", Role.EVALUATOR),
     }
     w.housing = f.organisation(
         "瑶海区住房和城乡建设局",

@@ -299,3 +299,30 @@ def test_closing_a_team(world, t, login):
     assert t.team.status == Team.Status.CLOSED
     body = login(t.volunteers[0]).get(t.team.get_absolute_url()).content.decode()
     assert 'data-live="0"' in body
+
+
+def test_agency_forms_a_team_for_its_contract_and_not_another(world, login):
+    from marketplace.models import Contract
+    from tests import procurement as P
+
+    agency = P.agency(world.street)
+    leader = f.social_worker(agency.worker_users[0], agency, real_name="许社工")
+    tender = P.tender(world, state="closed", lots=2)
+    first, second = tender.lots.order_by("number")
+    mine = P.contract(world, first, agency)
+    theirs = P.contract(world, second, P.agency(world.street2))
+    client = login(agency.staff_user)
+    page = client.get(reverse("team-create")).content.decode()
+    assert mine.number in page and theirs.number not in page
+    refused = client.post(
+        reverse("team-create"),
+        {"name": "合同服务队", "leader": leader.pk, "contract": theirs.pk},
+    )
+    assert refused.status_code == 400 and not Team.objects.exists()
+    response = client.post(
+        reverse("team-create"),
+        {"name": "合同服务队", "leader": leader.pk, "contract": mine.pk},
+    )
+    team = Team.objects.get()
+    assert response.status_code == 302 and team.contract == mine
+    assert Contract.objects.get(pk=mine.pk).teams.get() == team

@@ -7,7 +7,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.models import Area
+from marketplace.models import Area, Contract
 from marketplace.selectors.cases import need_public_list
 from volunteers.models import Team, TeamTask
 from volunteers.models.teams import MESSAGE_MAX_CHARS
@@ -57,6 +57,11 @@ class _NeedChoiceField(forms.ModelChoiceField):
         return f"#{obj.pk} {obj.service_type.name} · {obj.community.name}"
 
 
+class _ContractChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.number} · {obj.lot.title}"
+
+
 class TeamCreateForm(forms.Form):
     name = forms.CharField(label=_("团队名称"), max_length=80)
     leader = forms.ModelChoiceField(label=_("带队社工"), queryset=None, empty_label=None)
@@ -66,6 +71,13 @@ class TeamCreateForm(forms.Form):
         required=False,
         empty_label=_("（暂不关联）"),
         help_text=_("可选：团队服务的公开需求。"),
+    )
+    contract = _ContractChoiceField(
+        label=_("购买服务合同"),
+        queryset=None,
+        required=False,
+        empty_label=_("（暂不关联）"),
+        help_text=_("可选：团队履行的购买服务合同，团队确认的服务时长计入合同服务量。"),
     )
     purpose = forms.CharField(label=_("服务内容"), max_length=200, required=False)
     volunteers = _VolunteerChoiceField(
@@ -81,6 +93,14 @@ class TeamCreateForm(forms.Form):
         self.fields["leader"].queryset = leaders
         self.fields["volunteers"].queryset = volunteers
         self.fields["need"].queryset = need_public_list()
+        # Active contracts of the agencies whose social workers may lead.
+        self.fields["contract"].queryset = (
+            Contract.objects.filter(
+                agency_id__in=leaders.values("organisation_id"), status=Contract.Status.ACTIVE
+            )
+            .select_related("lot")
+            .order_by("-signed_at", "-pk")
+        )
 
 
 class _VolunteerOneField(forms.ModelChoiceField):

@@ -119,6 +119,7 @@ def team_create_view(request):
                     name=data["name"],
                     leader=data["leader"],
                     need=data["need"],
+                    contract=data["contract"],
                     purpose=data["purpose"],
                     volunteers=data["volunteers"],
                 )
