@@ -140,3 +140,18 @@ def private_media(settings, tmp_path):
     private_storage._wrapped = empty
     yield tmp_path / "private"
     private_storage._wrapped = empty
+
+
+@pytest.fixture
+def seeded(transactional_db):
+    """The service types a migration seeds, put back for a transactional test after an
+    earlier one flushed them."""
+    from importlib import import_module
+
+    from marketplace.models import ServiceType
+
+    seeded = import_module("marketplace.migrations.0003_seed_service_types_and_rules")
+    for position, (code, name, description) in enumerate(seeded.SERVICE_TYPES, start=1):
+        ServiceType.objects.get_or_create(
+            code=code, defaults={"name": name, "description": description, "position": position}
+        )

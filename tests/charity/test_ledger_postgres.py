@@ -8,7 +8,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
-from importlib import import_module
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -33,7 +32,7 @@ from charity.services.disbursements import (
 )
 from charity.services.donations import donation_record
 from charity.services.ledger import fund_transfer
-from marketplace.models import Need, Role, ServiceType
+from marketplace.models import Need, Role
 from tests import factories as f
 
 # Transactional (the threads need committed rows); a flushed database is given back the
@@ -41,16 +40,6 @@ from tests import factories as f
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 THREADS = 20
-
-
-@pytest.fixture
-def seeded(transactional_db):
-    """The service types a migration seeds, put back after an earlier flush."""
-    seeded = import_module("marketplace.migrations.0003_seed_service_types_and_rules")
-    for position, (code, name, description) in enumerate(seeded.SERVICE_TYPES, start=1):
-        ServiceType.objects.get_or_create(
-            code=code, defaults={"name": name, "description": description, "position": position}
-        )
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
-from importlib import import_module
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from marketplace.exceptions import InvalidState
-from marketplace.models import Bid, Lot, ServiceType, Tender
+from marketplace.models import Bid, Lot, Tender
 from marketplace.services.tenders import BidWindowClosed, tender_open
 from tests import procurement as p
 from tests.marketplace.test_tender_services import submit
@@ -24,16 +23,6 @@ from tests.marketplace.test_tender_services import submit
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 ROUNDS = 5
-
-
-@pytest.fixture
-def seeded(transactional_db):
-    """The service types a migration seeds, put back after an earlier flush."""
-    seeded = import_module("marketplace.migrations.0003_seed_service_types_and_rules")
-    for position, (code, name, description) in enumerate(seeded.SERVICE_TYPES, start=1):
-        ServiceType.objects.get_or_create(
-            code=code, defaults={"name": name, "description": description, "position": position}
-        )
 
 
 def _race(world, *, offset: float) -> dict:

@@ -186,7 +186,7 @@ def test_team_create_refuses_contract_of_another_agency(world):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_calls_count_each_record_once(world):
+def test_concurrent_calls_count_each_record_once(seeded, world):
     s = build(world)
     barrier = threading.Barrier(2)
     results, errors = [], []
