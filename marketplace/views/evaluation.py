@@ -31,6 +31,7 @@ from marketplace.forms.evaluation import (
     ScoreSheetForm,
 )
 from marketplace.models import Award, Bid, EvaluatorAssignment, Lot, Role, Tender
+from marketplace.selectors.contracts import agency_track_record
 from marketplace.selectors.directory import user_scope
 from marketplace.selectors.evaluation import (
     LotRanking,
@@ -419,6 +420,8 @@ def score_sheet_view(request, pk: int, bid_pk: int):
         "form": form,
         "editable": editable,
         "scored": bool(mine),
+        # The past-performance criterion is scored against the agency's track record.
+        "track": agency_track_record(organisation=bid.agency),
     }
     return render(request, "marketplace/procurement/eval_score_sheet.html", context, status=status)
 

@@ -404,6 +404,8 @@ def test_score_sheet_get_and_post(world, login):
     client = login(a.evaluator)
     response = client.get(url)
     assert response.status_code == 200 and "甲机构" in response.content.decode()
+    # The agency's track record is beside the sheet, for the past-performance criterion.
+    assert 'data-testid="track-record"' in response.content.decode()
     response = client.post(url, score_post(tender, "101"))
     assert response.status_code == 400
     assert "分值应在0到100之间" in response.content.decode()
