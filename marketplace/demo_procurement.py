@@ -38,6 +38,7 @@ from marketplace.models import (
     Tender,
     User,
 )
+from marketplace.services.catalogue import catalogue_editors_sync
 from marketplace.services.contracts import (
     MilestoneSpec,
     contract_sign,
@@ -127,6 +128,7 @@ def _pdf(name: str) -> SimpleUploadedFile:
 
 def procurement_demo_seed(*, report: SeedReport, size: str) -> None:
     """Create what is missing of the purchase-of-services demo (the same for every size)."""
+    catalogue_editors_sync()
     with transaction.atomic():
         _agencies(report)
         items = _catalogue(report)

@@ -231,6 +231,7 @@ DEMO_SEEDERS = [
     "volunteers.demo.volunteers_demo_seed",
     "charity.demo.charity_demo_seed",
     "marketplace.demo_procurement.procurement_demo_seed",
+    "cms.demo.cms_demo_seed",
 ]
 # Called after commit with `membership_id=` whenever a membership is added (the shared domain
 # never imports the apps that listen).
