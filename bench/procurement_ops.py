@@ -169,8 +169,10 @@ def main():
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    print(f"database: {connection.vendor}; {args.lots} lots × {args.bids} bids, "
-          f"{args.evaluators} evaluators")
+    print(
+        f"database: {connection.vendor}; {args.lots} lots × {args.bids} bids, "
+        f"{args.evaluators} evaluators"
+    )
     world, tender, _bids = prepare(args)
 
     from marketplace.models import Award, Contract, DeliveryRecord, Milestone
@@ -184,8 +186,10 @@ def main():
         ranking = lot_ranking(lot=lot)
     assert ranking.complete and len(ranking.rows) == args.bids
     p50, p95 = _timed(lambda: lot_ranking(lot=lot), args.repeat)
-    print(f"lot_ranking ({args.bids} bids): p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
-          f"{len(queries)} queries")
+    print(
+        f"lot_ranking ({args.bids} bids): p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+        f"{len(queries)} queries"
+    )
 
     client = Client()
     client.force_login(world.official)
@@ -223,11 +227,14 @@ def main():
         for i in range(args.records)
     )
     started = time.perf_counter()
-    review = review_draw(contract=Contract.objects.get(pk=contract.pk), by=world.official,
-                         kind="midterm")
+    review = review_draw(
+        contract=Contract.objects.get(pk=contract.pk), by=world.official, kind="midterm"
+    )
     draw_ms = (time.perf_counter() - started) * 1000
-    print(f"review_draw over {args.records} records: {review.samples.count()} drawn "
-          f"in {draw_ms:.0f} ms")
+    print(
+        f"review_draw over {args.records} records: {review.samples.count()} drawn "
+        f"in {draw_ms:.0f} ms"
+    )
 
 
 if __name__ == "__main__":
