@@ -62,6 +62,12 @@ class PrivateStorage(LazyObject):
 private_storage = PrivateStorage()
 
 
+def private_storage_get() -> PrivateStorage:
+    """The private storage, given to file fields as a callable so that migrations name this
+    function rather than a location that differs between machines."""
+    return private_storage
+
+
 class Unit(models.TextChoices):
     """How a purchased service is counted."""
 
@@ -346,7 +352,7 @@ class Bid(models.Model):
     revised_at = models.DateTimeField(_("最后修改时间"))
     revision = models.PositiveSmallIntegerField(_("修改次数"), default=0)
     sealed = models.TextField(editable=False)
-    plan_file = models.FileField(storage=private_storage, upload_to="bids/%Y/", editable=False)
+    plan_file = models.FileField(storage=private_storage_get, upload_to="bids/%Y/", editable=False)
     # Written at opening, never before.
     opened_at = models.DateTimeField(_("开启时间"), null=True, blank=True)
     price = models.DecimalField(_("投标报价（元）"), null=True, blank=True, **MONEY)
@@ -615,7 +621,7 @@ class DeliveryRecord(models.Model):
     source_ref = models.CharField(max_length=64, blank=True, editable=False)
     description = models.CharField(_("服务内容"), max_length=300)
     evidence = models.FileField(
-        _("佐证材料"), storage=private_storage, upload_to="evidence/%Y/%m/", blank=True
+        _("佐证材料"), storage=private_storage_get, upload_to="evidence/%Y/%m/", blank=True
     )
     entered_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
