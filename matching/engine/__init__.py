@@ -1,0 +1,18 @@
+"""The matching engine: a problem in, a solution with an explicit status out. Pure Python
+over OR-Tools; no Django and no I/O (an import contract test keeps it so)."""
+
+from matching.engine.problem import Edge, Need, Problem, ProblemError, Provider, parse_problem
+from matching.engine.solver import Assignment, Solution, objective_of, solve
+
+__all__ = [
+    "Assignment",
+    "Edge",
+    "Need",
+    "Problem",
+    "ProblemError",
+    "Provider",
+    "Solution",
+    "objective_of",
+    "parse_problem",
+    "solve",
+]
