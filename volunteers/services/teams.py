@@ -176,9 +176,10 @@ def _require_manager(team: Team, user: User) -> None:
         raise NotPermitted(_("只有带队社工或所属机构工作人员可以管理团队成员。"))
 
 
-def _may_form(by: User, leader: SocialWorker) -> bool:
+def _may_form(by: User, leader: SocialWorker, need: Need | None = None) -> bool:
     """Who may form a team under this leader: the leader, staff of the leader's agency or
-    社工站, officials of its street, and civil affairs (district approvals)."""
+    社工站, officials of its street or of the street of the need it serves (a street
+    approving a match), and civil affairs (district approvals)."""
     if by.pk == leader.user_id:
         return True
     scope = user_scope(user=by)
@@ -186,7 +187,11 @@ def _may_form(by: User, leader: SocialWorker) -> bool:
         return True
     if leader.organisation_id in team_agency_organisation_ids(user=by):
         return True
-    return scope.has(Role.STREET_OFFICIAL) and leader.organisation.street_id in scope.street_ids
+    if not scope.has(Role.STREET_OFFICIAL):
+        return False
+    return leader.organisation.street_id in scope.street_ids or (
+        need is not None and need.street_id in scope.street_ids
+    )
 
 
 def _volunteer_user(value: Volunteer | User) -> User:
@@ -213,11 +218,13 @@ def team_create(
     purpose: str = "",
     volunteers: Iterable[Volunteer | User] = (),
     contract: Contract | None = None,
+    social_workers: Iterable[SocialWorker] = (),
 ) -> Team:
-    """Form a team led by a social worker, with volunteers (profiles or their users). Called
-    by the team pages and by approved matches alike. The organisation is the leader's; a
-    team delivering a purchased-service contract must belong to the contracted agency."""
-    if not _may_form(by, leader):
+    """Form a team led by a social worker, with volunteers (profiles or their users) and
+    further social workers. Called by the team pages and by approved matches alike. The
+    organisation is the leader's; a team delivering a purchased-service contract must belong
+    to the contracted agency."""
+    if not _may_form(by, leader, need):
         raise NotPermitted(_("只有带队社工本人、所属机构或所在街道的工作人员可以组建团队。"))
     if not leader.active:
         raise ValidationError({"leader": _("该社工已不在职，不能带队。")})
@@ -236,6 +243,15 @@ def team_create(
     team.save()
     members = [TeamMember(team=team, user_id=leader.user_id, role=TeamMember.Role.LEADER)]
     seen = {leader.user_id}
+    for worker in social_workers:
+        if worker.user_id in seen:
+            continue
+        if not worker.active:
+            raise ValidationError(_("%(name)s 已不在职。") % {"name": worker.real_name})
+        seen.add(worker.user_id)
+        members.append(
+            TeamMember(team=team, user_id=worker.user_id, role=TeamMember.Role.SOCIAL_WORKER)
+        )
     for value in volunteers:
         user = _volunteer_user(value)
         if user.pk in seen:
@@ -274,6 +290,23 @@ def team_member_add(*, team: Team, by: User, user: User, role: str) -> TeamMembe
     return member
 
 
+def _member_out(team: Team, member: TeamMember, *, by: User) -> None:
+    """Mark a member out of a locked team, put their claimed tasks back on the board, and
+    after commit close their open sockets of this room."""
+    member.active, member.removed_at = False, timezone.now()
+    member.save(update_fields=["active", "removed_at"])
+    for task in TeamTask.objects.select_for_update().filter(
+        team=team, claimed_by_id=member.user_id, status=TeamTask.Status.CLAIMED
+    ):
+        task.status, task.claimed_by = TeamTask.Status.OPEN, None
+        task.save(update_fields=["status", "claimed_by"])
+        task.team = team
+        _task_event(task, action="released", by=by)
+    _member_event(team, member, action="removed", by=by)
+    team_id, user_id = team.pk, member.user_id
+    transaction.on_commit(lambda: realtime.publish_member_removed(team_id, user_id))
+
+
 @transaction.atomic
 def team_member_remove(*, team: Team, by: User, user: User) -> TeamMember:
     """Take a member out of the team. Their claimed tasks go back on the board, and after
@@ -285,19 +318,53 @@ def team_member_remove(*, team: Team, by: User, user: User) -> TeamMember:
         raise InvalidState(_("此人不在团队中。"))
     if member.role == TeamMember.Role.LEADER:
         raise InvalidState(_("不能移出带队社工。"))
-    member.active, member.removed_at = False, timezone.now()
-    member.save(update_fields=["active", "removed_at"])
-    for task in TeamTask.objects.select_for_update().filter(
-        team=team, claimed_by=user, status=TeamTask.Status.CLAIMED
-    ):
-        task.status, task.claimed_by = TeamTask.Status.OPEN, None
-        task.save(update_fields=["status", "claimed_by"])
-        task.team = team
-        _task_event(task, action="released", by=by)
-    _member_event(team, member, action="removed", by=by)
-    team_id, user_id = team.pk, user.pk
-    transaction.on_commit(lambda: realtime.publish_member_removed(team_id, user_id))
+    _member_out(team, member, by=by)
     return member
+
+
+@transaction.atomic
+def team_member_withdraw(*, team: Team, user: User, reason: str = "") -> TeamMember:
+    """A member takes themself out of the team (e.g. declining a matched assignment). The
+    leader cannot withdraw; the leader closes the team instead."""
+    team = _lock_team(team)
+    member = TeamMember.objects.filter(team=team, user=user, active=True).first()
+    if member is None:
+        raise InvalidState(_("您不在该团队中。"))
+    if member.role == TeamMember.Role.LEADER:
+        raise InvalidState(_("带队社工不能退出团队，只能结束团队。"))
+    _member_out(team, member, by=user)
+    return member
+
+
+@transaction.atomic
+def team_members_assign(
+    *,
+    team: Team,
+    by: User,
+    volunteers: Iterable[Volunteer] = (),
+    social_workers: Iterable[SocialWorker] = (),
+) -> list[TeamMember]:
+    """Put matched people in the need's existing team (a later proposal filling slots a
+    decline re-opened). Allowed to whoever may form a team for that need."""
+    team = _lock_team(team)
+    if not _may_form(by, team.leader, team.need):
+        raise NotPermitted(_("只有带队社工本人、所属机构或所在街道的工作人员可以组建团队。"))
+    _require_active(team)
+    wanted = [(w.user_id, TeamMember.Role.SOCIAL_WORKER) for w in social_workers] + [
+        (v.user_id, TeamMember.Role.VOLUNTEER) for v in volunteers
+    ]
+    added = []
+    for user_id, role in wanted:
+        member = TeamMember.objects.filter(team=team, user_id=user_id).first()
+        if member is not None and member.active:
+            continue
+        if member is None:
+            member = TeamMember(team=team, user_id=user_id, role=role)
+        member.role, member.active, member.removed_at = role, True, None
+        member.save()
+        _member_event(team, member, action="added", by=by)
+        added.append(member)
+    return added
 
 
 @transaction.atomic
