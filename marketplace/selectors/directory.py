@@ -3,7 +3,10 @@ and loads related rows up front so that pages keep a constant number of queries.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -104,6 +107,21 @@ def organisation_member_user_ids(*, organisation: Organisation) -> list[int]:
 def street_list() -> QuerySet[Area]:
     """Streets, towns and development zones, in code order."""
     return Area.objects.filter(level=Area.Level.STREET).order_by("code")
+
+
+@cache
+def street_neighbour_codes() -> dict[str, frozenset[str]]:
+    """Area code of each street → codes of the streets that border it, from the district's
+    data file (`street_neighbours` pairs). Matching ranks a provider from a bordering street
+    before one from across the district."""
+    data = json.loads(
+        (Path(__file__).resolve().parents[1] / "data" / "yaohai.json").read_text("utf-8")
+    )
+    neighbours: dict[str, set[str]] = {}
+    for a, b in data.get("street_neighbours", []):
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    return {code: frozenset(codes) for code, codes in neighbours.items()}
 
 
 def area_list_for_user_creation(*, user: User) -> QuerySet[Area]:

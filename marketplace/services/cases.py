@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from celery import current_app
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -689,6 +690,15 @@ def _transition(*, need: Need, to: str, by: User | None, reason: str = "") -> Ne
             need.response_deadline = now + timedelta(hours=settings.EMERGENCY_RESPONSE_HOURS)
             fields.append("response_deadline")
     need.save(update_fields=fields)
+    if to == Need.Status.OPEN and need.is_emergency:
+        # An emergency skips the nightly batch: matching takes it at once, on its own.
+        # Dispatched by task name, so the shared domain does not import matching.
+        need_id = need.pk
+        transaction.on_commit(
+            lambda: current_app.signature(
+                "matching.tasks.emergency_match", kwargs={"need_id": need_id}
+            ).delay()
+        )
     NeedTransition.objects.create(
         need=need, from_status=previous, to_status=to, by=by, reason=need.status_reason, at=now
     )
@@ -728,6 +738,16 @@ def need_transition(
         locked.public_description = text
         locked.save(update_fields=["public_description"])
     return _transition(need=locked, to=to, by=by, reason=reason)
+
+
+@transaction.atomic
+def need_reopen(*, need: Need, reason: str) -> Need:
+    """Put a matched need back in the pool because a matched provider declined: the slot
+    they held is open for the next matching run. A system step, recorded without an actor."""
+    locked = Need.objects.select_for_update().select_related("case").get(pk=need.pk)
+    if locked.status != Need.Status.MATCHED:
+        return locked
+    return _transition(need=locked, to=Need.Status.OPEN, by=None, reason=reason)
 
 
 def _user_ids_with_role(*, role: str, street_id: int | None = None) -> list[int]:
