@@ -231,6 +231,7 @@ DEMO_SEEDERS = [
     "volunteers.demo.volunteers_demo_seed",
     "charity.demo.charity_demo_seed",
     "marketplace.demo_procurement.procurement_demo_seed",
+    "matching.demo.matching_demo_seed",
     "cms.demo.cms_demo_seed",
 ]
 # Called after commit with `membership_id=` whenever a membership is added (the shared domain
@@ -297,6 +298,14 @@ PROCUREMENT_MIN_EVALUATORS = env.int("PROCUREMENT_MIN_EVALUATORS", default=2)
 # OCDS: the prefix of every ocid this publisher issues (registered with the OCDS helpdesk).
 OCDS_PREFIX = env("OCDS_PREFIX", default="ocds-yhmz01")
 
+# Matching: cost weights of a candidate pairing (see matching/scoring.py for every key and
+# its default; set only what differs) and candidate edges kept per need and role.
+MATCHING_WEIGHTS: dict = {}
+MATCHING_CANDIDATES = {"volunteer": 30, "social_worker": 10, "charity": 5}
+# Approval rules are data (matching.ApprovalRule); this is the amount the seeded rule sends
+# to district civil affairs.
+MATCHING_DISTRICT_AMOUNT = env.int("MATCHING_DISTRICT_AMOUNT", default=5000)
+
 CELERY_BEAT_SCHEDULE = {
     "emergency-escalate": {
         "task": "marketplace.tasks.emergency_escalate",
@@ -321,6 +330,10 @@ CELERY_BEAT_SCHEDULE = {
     "award-finalise-due": {
         "task": "marketplace.tasks.award_finalise_due",
         "schedule": 600.0,
+    },
+    "matching-nightly": {
+        "task": "matching.tasks.match_run_nightly",
+        "schedule": crontab(hour=1, minute=30),
     },
 }
 
