@@ -211,7 +211,11 @@ def _project(report, charity, staff, official, today) -> ProjectPage:
         gives_funds=True,
         gives_goods=True,
         gives_services=True,
-        service_types=list(ServiceType.objects.filter(code__in=["care", "temporary_expenditure"])),
+        service_types=list(
+            ServiceType.objects.filter(
+                code__in=["care", "temporary_expenditure", "temporary_emergency"]
+            )
+        ),
         submit=True,
     )
     report.add("projects")
