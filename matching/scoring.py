@@ -95,6 +95,7 @@ def score(
     w: dict,
     distance: int,
     skill: str | None = None,
+    skill_code: str = "skill",
     skill_required: bool = True,
     availability: tuple | None = None,
     continuity: bool = False,
@@ -107,7 +108,8 @@ def score(
 ) -> Scored:
     """Sum the components of one pairing. `availability` is None when the provider keeps no
     timetable (social workers, charity projects), else a tuple of (weekday, part) pairs that
-    fall within the need's window (empty when none do). `track` is 0–100 or None."""
+    fall within the need's window (empty when none do). `track` is 0–100 or None.
+    `skill_code` names the reason for a fit (a person's skill, a project's service type)."""
     components: dict[str, int] = {}
     reasons: list[dict] = []
     components["distance"] = w["distance"][distance]
@@ -115,7 +117,7 @@ def score(
     if skill_required:
         if skill:
             components["skill"] = 0
-            reasons.append({"code": "skill", "name": skill})
+            reasons.append({"code": skill_code, "name": skill})
         else:
             components["skill"] = w["skill_missing"]
             reasons.append({"code": "no_skill"})
@@ -176,6 +178,8 @@ def reason_text(reason: dict) -> str:
         return _("区内跨街道")
     if code == "skill":
         return _("具备%(name)s技能") % {"name": reason.get("name", "")}
+    if code == "project_type":
+        return _("服务类型对口：%(name)s") % {"name": reason.get("name", "")}
     if code == "no_skill":
         return _("无对口技能登记")
     if code == "available":

@@ -21,17 +21,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from charity.models import Fund
+from charity.models import Disbursement, Fund
 from charity.selectors.projects import project_supply_list
 from marketplace.models import Area, Contract, Need
 from marketplace.selectors.contracts import agency_track_records, contract_supply_list
 from marketplace.selectors.directory import street_neighbour_codes
 from matching import scoring
 from matching.engine import Problem
-from matching.engine.problem import Edge as EngineEdge
+from matching.engine.problem import EdgeTable
 from matching.engine.problem import Need as EngineNeed
 from matching.engine.problem import Provider as EngineProvider
 from matching.models import Proposal, ProposalItem
@@ -80,6 +80,7 @@ class SupplyRow:
     organisation_id: int | None = None
     project_streets: frozenset[int] = frozenset()
     gives: frozenset[str] = frozenset()
+    mask: int = 0  # bit d set when the timetable has weekday d (volunteers only)
 
 
 @dataclass
@@ -94,6 +95,8 @@ class Snapshot:
     contracts: dict[tuple[int, int, int], tuple[int, str]]
     neighbours: dict[int, frozenset[int]]
     weights: dict
+    # Provider key → the part of its inline edge cost no need changes (load, track record).
+    fixed: dict[str, int] = field(default_factory=dict, repr=False)
 
     def explain(self, need_key: str, provider_key: str) -> scoring.Scored:
         """The cost of one candidate pairing with its components and reasons."""
@@ -128,16 +131,22 @@ def _slots(kind: str, team: dict) -> dict[str, int]:
     return slots or {VOLUNTEER: 1}
 
 
-def _need_rows(*, area: Area, need_id: int | None) -> dict[str, NeedRow]:
+def open_needs(*, area: Area, need_id: int | None = None) -> QuerySet[Need]:
+    """The needs a run over `area` (or for the one need) takes: open, and not already
+    waiting for a decision on a proposal."""
     needs = Need.objects.filter(status=Need.Status.OPEN).exclude(
         proposals__status=Proposal.Status.PENDING
     )
     if need_id is not None:
-        needs = needs.filter(pk=need_id)
-    elif area.level == Area.Level.STREET:
-        needs = needs.filter(street_id=area.pk)
-    elif area.level == Area.Level.COMMUNITY:
-        needs = needs.filter(community_id=area.pk)
+        return needs.filter(pk=need_id)
+    if area.level == Area.Level.STREET:
+        return needs.filter(street_id=area.pk)
+    if area.level == Area.Level.COMMUNITY:
+        return needs.filter(community_id=area.pk)
+    return needs
+
+
+def _need_rows(needs: QuerySet[Need]) -> dict[str, NeedRow]:
     rows: dict[str, NeedRow] = {}
     for values in needs.order_by("pk").values(
         "id",
@@ -164,7 +173,9 @@ def _need_rows(*, area: Area, need_id: int | None) -> dict[str, NeedRow]:
         )
     if not rows:
         return rows
-    ids = [row.id for row in rows.values()]
+    # The needs as a subquery, not a list of ten thousand ids to bind (a need opened
+    # meanwhile may come back from it: it is not in this snapshot, so it is skipped).
+    ids = needs.values("pk")
     # Slots already held by an approved proposal (a decline re-opens only its own slot), and
     # providers an approver turned down for the need (asking for another proposal).
     held = (
@@ -177,17 +188,22 @@ def _need_rows(*, area: Area, need_id: int | None) -> dict[str, NeedRow]:
         .annotate(n=Count("pk"))
     )
     for entry in held:
-        row = rows[f"n{entry['proposal__need_id']}"]
+        row = rows.get(f"n{entry['proposal__need_id']}")
+        if row is None:
+            continue
         left = row.slots.get(entry["role"], 0) - entry["n"]
         if left > 0:
             row.slots[entry["role"]] = left
         else:
             row.slots.pop(entry["role"], None)
+    # Also left out: whoever already holds one of the need's slots, so a re-opened slot
+    # never goes to a person serving the need in another slot.
     for need_id_, volunteer_id, worker_id, project_id in (
         ProposalItem.objects.filter(proposal__need_id__in=ids)
         .filter(
             Q(proposal__status__in=[Proposal.Status.REDO, Proposal.Status.REJECTED])
             | Q(response=ProposalItem.Response.DECLINED)
+            | Q(proposal__status=Proposal.Status.APPROVED, response__in=ProposalItem.HOLDING)
         )
         .values_list("proposal__need_id", "volunteer_id", "social_worker_id", "project_id")
     ):
@@ -198,7 +214,8 @@ def _need_rows(*, area: Area, need_id: int | None) -> dict[str, NeedRow]:
             if worker_id
             else f"c{project_id}"
         )
-        rows[f"n{need_id_}"].excluded.add(key)
+        if f"n{need_id_}" in rows:
+            rows[f"n{need_id_}"].excluded.add(key)
     return {key: row for key, row in rows.items() if row.slots}
 
 
@@ -217,6 +234,8 @@ def _holding_counts() -> tuple[dict, dict, dict]:
             | Q(proposal__status=Proposal.Status.APPROVED, proposal__team__isnull=True)
             | Q(role=CHARITY, proposal__status=Proposal.Status.APPROVED)
         )
+        # A paid disbursement has counted the place in the project's `places_taken`.
+        .exclude(disbursement__status=Disbursement.Status.PAID)
         .values("role", "volunteer_id", "social_worker_id", "project_id")
         .annotate(n=Count("pk"))
     )
@@ -266,6 +285,7 @@ def _volunteers(holding: dict, team_load: dict) -> list[SupplyRow]:
         if capacity <= 0:
             continue
         own = skills.get(pk, {})
+        timetable = days.get(pk, {})
         rows.append(
             SupplyRow(
                 key=f"v{pk}",
@@ -278,8 +298,9 @@ def _volunteers(holding: dict, team_load: dict) -> list[SupplyRow]:
                 load=load,
                 service_types=frozenset(own),
                 skill_names=own,
-                days={d: tuple(sorted(parts)) for d, parts in days.get(pk, {}).items()},
+                days={d: tuple(sorted(parts)) for d, parts in timetable.items()},
                 track=stars * 20.0,
+                mask=sum(1 << d for d in timetable),
             )
         )
     return rows
@@ -399,7 +420,7 @@ def _contracts() -> dict[tuple[int, int, int], tuple[int, str]]:
     return found
 
 
-def _continuity(case_ids: set[int]) -> dict[int, set[int]]:
+def _continuity(case_ids) -> dict[int, set[int]]:
     """Case → users who served on a team for one of its needs."""
     served: dict[int, set[int]] = defaultdict(set)
     for case_id, user_id in TeamMember.objects.filter(team__need__case_id__in=case_ids).values_list(
@@ -413,86 +434,105 @@ def _availability(mask: int, days: dict[int, tuple]) -> tuple:
     return tuple((d, part) for d, parts in sorted(days.items()) if mask >> d & 1 for part in parts)
 
 
+def _fixed_cost(w: dict, provider: SupplyRow) -> int:
+    """The need-independent part of a provider's inline edge cost, as `scoring.score`
+    counts it: load, and the track record of people."""
+    cost = min(w["load_cap"], w["load_step"] * max(0, provider.load))
+    if provider.role == VOLUNTEER:
+        cost += round(w["track_max"] * (100 - max(0.0, min(100.0, provider.track))) / 100)
+    elif provider.role == SOCIAL_WORKER:
+        cost += (
+            w["track_unknown"]
+            if provider.track is None
+            else round(w["track_max"] * (100 - max(0.0, min(100.0, provider.track))) / 100)
+        )
+    return cost
+
+
 def _score(snap: Snapshot, need: NeedRow, provider: SupplyRow, ring: int, *, detailed: bool):
-    """The cost of a pairing (an int), or with `detailed` its components and reasons."""
-    w = snap.weights
+    """The cost of a pairing (an int), or with `detailed` its components and reasons.
+
+    The inline path runs for every candidate edge of a district (hundreds of thousands), so
+    it adds integers only: the need-independent part comes precomputed (`Snapshot.fixed`)
+    and timetable days are counted on bit masks. A test keeps it equal to the detailed
+    path for every edge."""
+    if not detailed:
+        return _inline_costs(snap, need, [(provider, ring)])[0]
     continuity = provider.user_id is not None and provider.user_id in snap.continuity.get(
         need.case_id, ()
     )
     skill = provider.skill_names.get(need.service_type_id)
+    return _explain(snap, need, provider, ring, continuity=continuity, skill=skill)
+
+
+def _inline_costs(snap: Snapshot, need: NeedRow, chosen) -> list[int]:
+    """The inline costs of one need's candidates, (provider, ring) pairs: what the lookups
+    of the need and the weights cost is paid once per need, not once per edge."""
+    w, fixed = snap.weights, snap.fixed
+    distance, skill_missing, no_continuity = w["distance"], w["skill_missing"], w["no_continuity"]
+    unknown, one_day = w["availability_unknown"], w["availability_one_day"]
+    served = snap.continuity.get(need.case_id, ())
+    type_id, street_id, window = need.service_type_id, need.street_id, need.window_mask
+    contract_key = (street_id, type_id)
+    costs = []
+    for provider, ring in chosen:
+        cost = fixed[provider.key] + distance[ring]
+        if not provider.skill_names.get(type_id):
+            cost += skill_missing
+        if provider.user_id is None or provider.user_id not in served:
+            cost += no_continuity
+        role = provider.role
+        if role == VOLUNTEER:
+            days = (window & provider.mask).bit_count()
+            cost += unknown if not days else 0 if days >= 2 else one_day
+        elif role == SOCIAL_WORKER:
+            if (provider.organisation_id, *contract_key) not in snap.contracts:
+                cost += w["no_contract"]
+        elif street_id not in provider.project_streets:
+            cost += w["project_not_local"]
+        costs.append(cost)
+    return costs
+
+
+def _explain(
+    snap: Snapshot, need: NeedRow, provider: SupplyRow, ring: int, *, continuity: bool, skill
+) -> scoring.Scored:
+    """The detailed path: `scoring.score` with the components and reasons it stores."""
+    w = snap.weights
     if provider.role == VOLUNTEER:
-        availability = _availability(need.window_mask, provider.days)
-        if detailed:
-            return scoring.score(
-                w=w,
-                distance=ring,
-                skill=skill,
-                availability=availability,
-                continuity=continuity,
-                load=provider.load,
-                track=provider.track,
-                track_label="stars",
-            )
-        days = len({d for d, _p in availability})
-        return (
-            w["distance"][ring]
-            + (0 if skill else w["skill_missing"])
-            + (
-                w["availability_unknown"]
-                if not days
-                else 0
-                if days >= 2
-                else w["availability_one_day"]
-            )
-            + (0 if continuity else w["no_continuity"])
-            + min(w["load_cap"], w["load_step"] * provider.load)
-            + round(w["track_max"] * (100 - max(0.0, min(100.0, provider.track))) / 100)
+        return scoring.score(
+            w=w,
+            distance=ring,
+            skill=skill,
+            availability=_availability(need.window_mask, provider.days),
+            continuity=continuity,
+            load=provider.load,
+            track=provider.track,
+            track_label="stars",
         )
     if provider.role == SOCIAL_WORKER:
         contract = snap.contracts.get(
             (provider.organisation_id, need.street_id, need.service_type_id)
         )
-        if detailed:
-            return scoring.score(
-                w=w,
-                distance=ring,
-                skill=skill,
-                continuity=continuity,
-                load=provider.load,
-                track=provider.track,
-                track_label="track",
-                contract=contract[1] if contract else None,
-                contract_applies=True,
-            )
-        track = (
-            w["track_unknown"]
-            if provider.track is None
-            else round(w["track_max"] * (100 - max(0.0, min(100.0, provider.track))) / 100)
-        )
-        return (
-            w["distance"][ring]
-            + (0 if skill else w["skill_missing"])
-            + (0 if continuity else w["no_continuity"])
-            + min(w["load_cap"], w["load_step"] * provider.load)
-            + track
-            + (0 if contract else w["no_contract"])
-        )
-    local = need.street_id in provider.project_streets
-    if detailed:
         return scoring.score(
             w=w,
             distance=ring,
             skill=skill,
             continuity=continuity,
             load=provider.load,
-            project_local=local,
+            track=provider.track,
+            track_label="track",
+            contract=contract[1] if contract else None,
+            contract_applies=True,
         )
-    return (
-        w["distance"][ring]
-        + (0 if skill else w["skill_missing"])
-        + (0 if continuity else w["no_continuity"])
-        + min(w["load_cap"], w["load_step"] * provider.load)
-        + (0 if local else w["project_not_local"])
+    return scoring.score(
+        w=w,
+        distance=ring,
+        skill=skill,
+        skill_code="project_type",
+        continuity=continuity,
+        load=provider.load,
+        project_local=need.street_id in provider.project_streets,
     )
 
 
@@ -523,7 +563,8 @@ def snapshot_build(*, area: Area, need_id: int | None = None) -> Snapshot:
     """Read open needs in `area` (or the one need) and the district's available supply, and
     build the engine problem with scored candidate edges. Only needs with an edge or a slot
     go in; a need no one can serve stays in the problem and is reported unfilled."""
-    needs = _need_rows(area=area, need_id=need_id)
+    pool = open_needs(area=area, need_id=need_id)
+    needs = _need_rows(pool)
     holding_v, holding_s, holding_c = _holding_counts()
     team_load = _team_loads()
     volunteers = _volunteers(holding_v, team_load)
@@ -542,14 +583,20 @@ def snapshot_build(*, area: Area, need_id: int | None = None) -> Snapshot:
         needs=needs,
         supply={row.key: row for row in (*volunteers, *workers, *projects)},
         edge_rings={},
-        continuity=_continuity({row.case_id for row in needs.values()}),
+        continuity=_continuity(pool.values("case_id")),
         contracts=_contracts() if workers else {},
         neighbours=neighbours,
         weights=w,
     )
+    snap.fixed = {key: _fixed_cost(w, row) for key, row in snap.supply.items()}
     limits = _candidates_per_role()
     indexes = {VOLUNTEER: _rings_index(volunteers), SOCIAL_WORKER: _rings_index(workers)}
-    edges: list[EngineEdge] = []
+    # Edges as three columns (the engine's EdgeTable): a district has hundreds of
+    # thousands, and the solver reads columns, never edge objects.
+    edge_needs: list[str] = []
+    edge_providers: list[str] = []
+    edge_costs: list[int] = []
+    rings = snap.edge_rings
     used: set[str] = set()
     for need_key, need in needs.items():
         for role in need.slots:
@@ -557,18 +604,14 @@ def snapshot_build(*, area: Area, need_id: int | None = None) -> Snapshot:
                 chosen = _charity_candidates(need, projects, limits[CHARITY])
             else:
                 chosen = _people_candidates(need, indexes[role], neighbours, limits[role])
-            for provider, ring in chosen:
-                if provider.key in need.excluded:
-                    continue
-                snap.edge_rings[(need_key, provider.key)] = ring
-                edges.append(
-                    EngineEdge(
-                        need=need_key,
-                        provider=provider.key,
-                        cost=_score(snap, need, provider, ring, detailed=False),
-                    )
-                )
-                used.add(provider.key)
+            if need.excluded:
+                chosen = [(p, ring) for p, ring in chosen if p.key not in need.excluded]
+            keys = [provider.key for provider, _ring in chosen]
+            rings.update(((need_key, p.key), ring) for p, ring in chosen)
+            edge_needs.extend([need_key] * len(keys))
+            edge_providers.extend(keys)
+            edge_costs.extend(_inline_costs(snap, need, chosen))
+            used.update(keys)
     unfilled = w["unfilled"]
     snap.problem = Problem(
         needs=tuple(
@@ -584,7 +627,7 @@ def snapshot_build(*, area: Area, need_id: int | None = None) -> Snapshot:
             for key, row in snap.supply.items()
             if key in used
         ),
-        edges=tuple(edges),
+        edges=EdgeTable(edge_needs, edge_providers, edge_costs),
     )
     return snap
 
@@ -597,14 +640,14 @@ def _people_candidates(need: NeedRow, index, neighbours, limit: int) -> list[tup
     seen: set[str] = set()
     t = need.service_type_id
 
-    def take(rows, ring_of) -> bool:
+    def take(rows, ring) -> bool:
         for row in rows:
-            if row.key in seen or row.key in need.excluded:
+            if row.key in seen or row.key in excluded:
                 continue
-            if row.role == VOLUNTEER and row.days and not need.window_mask & _days_mask(row):
+            if row.mask and not window & row.mask:
                 continue  # keeps a timetable, and none of it falls within the window
             seen.add(row.key)
-            chosen.append((row, ring_of(row)))
+            chosen.append((row, ring if ring is not None else ring_of(row)))
             if len(chosen) >= limit:
                 return True
         return False
@@ -615,27 +658,25 @@ def _people_candidates(need: NeedRow, index, neighbours, limit: int) -> list[tup
             need_street=need.street_id,
             provider_community=row.community_id,
             provider_street=row.street_id,
-            neighbours=neighbours.get(need.street_id, frozenset()),
+            neighbours=near,
         )
 
-    for rows in (
-        skilled_community.get((need.community_id, t), ()),
-        by_community.get(need.community_id, ()),
-        skilled_street.get((need.street_id, t), ()),
-        by_street.get(need.street_id, ()),
-        *(skilled_street.get((s, t), ()) for s in sorted(neighbours.get(need.street_id, ()))),
-        skilled_any.get(t, ()),
+    # Each list's ring is known: whoever of the need's community or street appears in a
+    # later list was taken or refused in an earlier one. Only the district-wide list is
+    # classed row by row.
+    excluded, window = need.excluded, need.window_mask
+    near = neighbours.get(need.street_id, frozenset())
+    for rows, ring in (
+        (skilled_community.get((need.community_id, t), ()), scoring.SAME_COMMUNITY),
+        (by_community.get(need.community_id, ()), scoring.SAME_COMMUNITY),
+        (skilled_street.get((need.street_id, t), ()), scoring.SAME_STREET),
+        (by_street.get(need.street_id, ()), scoring.SAME_STREET),
+        *((skilled_street.get((s, t), ()), scoring.NEIGHBOUR_STREET) for s in sorted(near)),
+        (skilled_any.get(t, ()), None),
     ):
-        if take(rows, ring_of):
+        if take(rows, ring):
             break
     return chosen
-
-
-def _days_mask(row: SupplyRow) -> int:
-    mask = 0
-    for day in row.days:
-        mask |= 1 << day
-    return mask
 
 
 def _charity_candidates(need: NeedRow, projects: list[SupplyRow], limit: int):
