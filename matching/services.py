@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
@@ -244,7 +245,10 @@ def match_run_execute(*, run_id: int) -> MatchRun | None:
             mark = time.perf_counter()
             # The snapshot builds the problem itself (columns, not JSON): no round trip through
             # the file format, whose validation is for problems from outside.
-            solution = solve(problem, time_limit_s=SOLVE_TIME_LIMIT_S)
+            # Above city size the problem is split by street, carrying each provider's
+            # remaining capacity from tile to tile; a district is solved whole and exact.
+            tiled = len(problem.needs) >= settings.MATCHING_TILE_MIN_NEEDS
+            solution = solve(problem, time_limit_s=SOLVE_TIME_LIMIT_S, tiled=tiled)
             timings["solve"] = round(time.perf_counter() - mark, 3)
             if solution.status == "UNKNOWN":
                 raise MatchingError(_("求解器未能在时限内给出方案。"), code="no_solution")

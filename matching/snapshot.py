@@ -619,11 +619,19 @@ def snapshot_build(*, area: Area, need_id: int | None = None) -> Snapshot:
                 id=key,
                 slots=tuple(sorted(need.slots.items())),
                 unfilled_cost=unfilled.get(need.urgency, unfilled["normal"]),
+                # Streets are the tiles of a split solve (used only above the size
+                # MATCHING_TILE_MIN_NEEDS; the engine ignores tiles otherwise).
+                tile=f"street-{need.street_id}",
             )
             for key, need in needs.items()
         ),
         providers=tuple(
-            EngineProvider(id=row.key, role=row.role, capacity=row.capacity)
+            EngineProvider(
+                id=row.key,
+                role=row.role,
+                capacity=row.capacity,
+                tile=f"street-{row.street_id}" if row.street_id else None,
+            )
             for key, row in snap.supply.items()
             if key in used
         ),

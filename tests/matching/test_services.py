@@ -614,3 +614,28 @@ def test_a_paid_place_of_a_project_is_counted_once(matched_world):
     ProjectPage.objects.filter(pk=w.project.pk).update(capacity=2)
     proposal = proposals_by_need(run_now(by=w.official, area=w.street))[another.pk]
     assert proposal_approve(proposal=proposal, by=w.official).status == "approved"
+
+
+def test_a_big_run_is_solved_by_street_tiles_with_the_same_guarantees(
+    matching_world, settings, django_capture_on_commit_callbacks
+):
+    """Above MATCHING_TILE_MIN_NEEDS the run goes tile by tile (streets); here every tiny
+    run is "big", so the split path is exercised on real data and compared with the whole."""
+    w = matching_world
+    with django_capture_on_commit_callbacks(execute=True):
+        whole = match_run_start(requested_by=w.civil, area=w.district)
+    whole.refresh_from_db()
+    Proposal.objects.filter(run=whole).update(status=Proposal.Status.WITHDRAWN)
+    ProposalItem.objects.filter(proposal__run=whole).update(
+        response=ProposalItem.Response.RELEASED
+    )
+    settings.MATCHING_TILE_MIN_NEEDS = 1
+    with django_capture_on_commit_callbacks(execute=True):
+        tiled = match_run_start(requested_by=w.civil, area=w.district)
+    tiled.refresh_from_db()
+    assert tiled.status == MatchRun.Status.DONE and tiled.method == "tiled"
+    assert tiled.solver_status == "FEASIBLE"
+    assert tiled.objective >= whole.objective  # never better than the proven optimum
+    assert tiled.proposals_count == whole.proposals_count
+    for proposal in tiled.proposals.all():
+        assert proposal.items.count() <= proposal.slots_wanted
