@@ -302,9 +302,9 @@ OCDS_PREFIX = env("OCDS_PREFIX", default="ocds-yhmz01")
 # its default; set only what differs) and candidate edges kept per need and role.
 MATCHING_WEIGHTS: dict = {}
 MATCHING_CANDIDATES = {"volunteer": 30, "social_worker": 10, "charity": 5}
-# Approval rules are data (matching.ApprovalRule); this is the amount the seeded rule sends
-# to district civil affairs.
-MATCHING_DISTRICT_AMOUNT = env.int("MATCHING_DISTRICT_AMOUNT", default=5000)
+# A run with at least this many needs is solved tile by tile (streets), not whole.
+MATCHING_TILE_MIN_NEEDS = env.int("MATCHING_TILE_MIN_NEEDS", default=20000)
+# Who approves a proposal is data: matching.ApprovalRule, edited in the admin.
 
 CELERY_BEAT_SCHEDULE = {
     "emergency-escalate": {
