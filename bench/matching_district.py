@@ -169,8 +169,8 @@ def _reference() -> dict:
     from importlib import import_module
 
     from marketplace.models import ServiceType
-    from matching.models import ApprovalRule
-    from volunteers.models import Skill
+    from matching.demo import approval_rules_ensure
+    from volunteers.demo import skills_ensure
 
     seeded = import_module("marketplace.migrations.0003_seed_service_types_and_rules")
     for position, (code, name, description) in enumerate(seeded.SERVICE_TYPES, start=1):
@@ -178,29 +178,8 @@ def _reference() -> dict:
             code=code, defaults={"name": name, "description": description, "position": position}
         )
     types = {t.code: t for t in ServiceType.objects.all()}
-    skills_seed = import_module("volunteers.migrations.0002_signup_no_overlap_and_skills")
-    skills = []
-    for position, (code, name, description, certificate, served) in enumerate(
-        skills_seed.SKILLS, start=1
-    ):
-        skill, created = Skill.objects.get_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "description": description,
-                "needs_certificate": certificate,
-                "position": position,
-            },
-        )
-        if created:
-            skill.service_types.set([types[c] for c in served])
-        skills.append(skill)
-    rules = import_module("matching.migrations.0002_default_approval_rules")
-    if not ApprovalRule.objects.exists():
-        for position, name, amount, cross, level in rules.RULES:
-            ApprovalRule.objects.create(
-                position=position, name=name, min_amount=amount, cross_street=cross, level=level
-            )
+    skills = list(skills_ensure()[0].values())
+    approval_rules_ensure()
     return {"types": types, "skills": skills}
 
 

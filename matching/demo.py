@@ -27,17 +27,26 @@ SOCIAL_WORKERS = {
 }
 
 
+def approval_rules_ensure() -> int:
+    """The rules migration 0002 seeds, put back when a flush removed every rule; how many
+    were made."""
+    if ApprovalRule.objects.exists():
+        return 0
+    rules = import_module("matching.migrations.0002_default_approval_rules")
+    for position, name, amount, cross, level in rules.RULES:
+        ApprovalRule.objects.create(
+            position=position, name=name, min_amount=amount, cross_street=cross, level=level
+        )
+    return len(rules.RULES)
+
+
 def matching_demo_seed(*, report: SeedReport, size: str) -> None:
     """Create what is missing of the matching demo (the same for every size)."""
     approval_rule_editors_sync()
     with transaction.atomic():
-        if not ApprovalRule.objects.exists():
-            rules = import_module("matching.migrations.0002_default_approval_rules")
-            for position, name, amount, cross, level in rules.RULES:
-                ApprovalRule.objects.create(
-                    position=position, name=name, min_amount=amount, cross_street=cross, level=level
-                )
-                report.add("approval_rules")
+        created = approval_rules_ensure()
+        if created:
+            report.add("approval_rules", created)
         for username, (level, codes) in SOCIAL_WORKERS.items():
             user = User.objects.filter(username=username).first()
             if user is None or SocialWorker.objects.filter(user=user).exists():

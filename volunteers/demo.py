@@ -110,9 +110,11 @@ def volunteers_demo_seed(*, report: SeedReport, size: str) -> None:
     _team(report, worker, volunteers, communities, today)
 
 
-def _skills(report: SeedReport) -> None:
-    """The skills a migration seeds, put back where missing (a flushed test database)."""
+def skills_ensure() -> tuple[dict[str, Skill], int]:
+    """The skills a migration seeds (code → Skill), put back where missing (a flushed test
+    database), and how many had to be made again."""
     seeded = import_module("volunteers.migrations.0002_signup_no_overlap_and_skills")
+    skills, created_count = {}, 0
     for position, (code, name, description, certificate, types) in enumerate(
         seeded.SKILLS, start=1
     ):
@@ -127,7 +129,15 @@ def _skills(report: SeedReport) -> None:
         )
         if created:
             skill.service_types.set(ServiceType.objects.filter(code__in=types))
-            report.add("skills")
+            created_count += 1
+        skills[code] = skill
+    return skills, created_count
+
+
+def _skills(report: SeedReport) -> None:
+    _skills_by_code, created = skills_ensure()
+    if created:
+        report.add("skills", created)
 
 
 def _volunteer(report, people, user, *, community, skills, today, name) -> Volunteer:

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from marketplace.models import Need
 from matching.models import MatchRun, Proposal
+from tests.browser.pages import fits_phone, login
 from volunteers.models import Team
 
 pytestmark = [
@@ -16,30 +17,16 @@ pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-PASSWORD = "Yaohai@2021"
-
-
-def _login(page, base, username):
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}/workbench/")
-
-
-def _fits_phone(page):
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-
 
 def test_street_runs_reads_reasons_approves_and_the_team_room_opens(live_server, phone, artifacts):
     call_command("seed_demo", verbosity=0)
     page, base = phone, live_server.url
-    _login(page, base, "jiedao")
+    login(page, base, "jiedao")
     page.get_by_test_id("matching-approval").get_by_role("link", name="发起匹配").click()
     page.wait_for_url(f"{base}/matching/")
     start = page.get_by_test_id("run-start")
     start.get_by_label("匹配范围").select_option(label="明光路街道")
-    _fits_phone(page)
+    fits_phone(page)
     start.get_by_role("button", name="开始匹配").click()
     page.wait_for_url(f"{base}/matching/runs/*/")
     expect(page.get_by_test_id("status")).to_have_text("已完成", timeout=15000)
@@ -65,7 +52,7 @@ def test_street_runs_reads_reasons_approves_and_the_team_room_opens(live_server,
     assert any(t.startswith("具备") or t.startswith("每周") for t in texts)
     # Never the household's identity on the page.
     assert team_need.case.head_name not in page.content()
-    _fits_phone(page)
+    fits_phone(page)
     page.screenshot(path=str(artifacts / "matching-proposal-phone.png"), full_page=True)
 
     page.get_by_test_id("approve").get_by_role("button", name="批准").click()
@@ -92,7 +79,7 @@ def test_an_emergency_opened_by_the_street_has_a_proposal_at_once(live_server, p
         .first()
     )
     page, base = phone, live_server.url
-    _login(page, base, "jiedao")
+    login(page, base, "jiedao")
     # The street confirms the emergency, then opens it to providers.
     for to in ("confirmed", "open"):
         page.goto(f"{base}/needs/{need.pk}/")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 from datetime import time, timedelta
 from decimal import Decimal
-from importlib import import_module
 
 import pytest
 from django.utils import timezone
@@ -30,37 +29,17 @@ TUE_THU_AFTERNOON = ((1, time(14), time(17)), (3, time(14), time(17)))
 
 def approval_rules_ensure() -> list[ApprovalRule]:
     """The authority rules as the migration seeds them, put back when a flush removed them."""
-    seeded = import_module("matching.migrations.0002_default_approval_rules")
-    if not ApprovalRule.objects.exists():
-        for position, name, amount, cross, level in seeded.RULES:
-            ApprovalRule.objects.create(
-                position=position, name=name, min_amount=amount, cross_street=cross, level=level
-            )
+    from matching.demo import approval_rules_ensure as ensure
+
+    ensure()
     return list(ApprovalRule.objects.order_by("position", "pk"))
 
 
 def skills_ensure() -> dict:
     """The seeded skills taxonomy (code → Skill), put back when a flush removed it."""
-    from volunteers.models import Skill
+    from volunteers.demo import skills_ensure as ensure
 
-    seeded = import_module("volunteers.migrations.0002_signup_no_overlap_and_skills")
-    skills = {}
-    for position, (code, name, description, certificate, types) in enumerate(
-        seeded.SKILLS, start=1
-    ):
-        skill, created = Skill.objects.get_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "description": description,
-                "needs_certificate": certificate,
-                "position": position,
-            },
-        )
-        if created:
-            skill.service_types.set(ServiceType.objects.filter(code__in=types))
-        skills[code] = skill
-    return skills
+    return ensure()[0]
 
 
 @pytest.fixture
