@@ -626,9 +626,7 @@ def test_a_big_run_is_solved_by_street_tiles_with_the_same_guarantees(
         whole = match_run_start(requested_by=w.civil, area=w.district)
     whole.refresh_from_db()
     Proposal.objects.filter(run=whole).update(status=Proposal.Status.WITHDRAWN)
-    ProposalItem.objects.filter(proposal__run=whole).update(
-        response=ProposalItem.Response.RELEASED
-    )
+    ProposalItem.objects.filter(proposal__run=whole).update(response=ProposalItem.Response.RELEASED)
     settings.MATCHING_TILE_MIN_NEEDS = 1
     with django_capture_on_commit_callbacks(execute=True):
         tiled = match_run_start(requested_by=w.civil, area=w.district)
