@@ -1,22 +1,19 @@
-"""Search backends behind one interface: Elasticsearch in production, the database
-everywhere else. `get_backend()` returns the one the settings name."""
+"""The active search backend, chosen by `settings.SEARCH_BACKEND`."""
 
-from search.backends.base import (
-    DOC_TYPES,
-    Hit,
-    SearchBackend,
-    SearchDoc,
-    SearchQuery,
-    SearchResult,
-    SearchUnavailable,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DOC_TYPES",
-    "Hit",
-    "SearchBackend",
-    "SearchDoc",
-    "SearchQuery",
-    "SearchResult",
-    "SearchUnavailable",
-]
+from django.conf import settings
+
+from search.backends.base import SearchBackend
+
+
+def get_backend() -> SearchBackend:
+    """Elasticsearch when the settings name it (production, `ELASTICSEARCH_URL` set), the
+    database backend otherwise. Elasticsearch's client is imported only when it is used."""
+    if settings.SEARCH_BACKEND == "elasticsearch":
+        from search.backends.elasticsearch import ElasticsearchBackend
+
+        return ElasticsearchBackend()
+    from search.backends.database import DatabaseBackend
+
+    return DatabaseBackend()
