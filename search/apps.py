@@ -6,3 +6,9 @@ class SearchConfig(AppConfig):
     name = "search"
     label = "site_search"
     verbose_name = _("搜索")
+
+    def ready(self) -> None:
+        # Wagtail's publish / unpublish events schedule re-indexing (framework events only).
+        from search import signals
+
+        signals.connect()

@@ -145,6 +145,25 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 ELASTICSEARCH_URL = env("ELASTICSEARCH_URL", default="")
 SEARCH_BACKEND = "elasticsearch" if ELASTICSEARCH_URL else "database"
 SEARCH_INDEX_PREFIX = env("SEARCH_INDEX_PREFIX", default="wushe")
+# The outbox (search/services.py): rows applied per batch; a failed row waits
+# RETRY_SECONDS, doubling per attempt up to MAX_BACKOFF; one drain runs at a time for at most
+# DRAIN_SECONDS, under a lock (and row lease) that expires after DRAIN_LOCK_SECONDS.
+SEARCH_OUTBOX_BATCH = env.int("SEARCH_OUTBOX_BATCH", default=200)
+SEARCH_OUTBOX_RETRY_SECONDS = env.int("SEARCH_OUTBOX_RETRY_SECONDS", default=10)
+SEARCH_OUTBOX_MAX_BACKOFF = env.int("SEARCH_OUTBOX_MAX_BACKOFF", default=600)
+SEARCH_DRAIN_SECONDS = env.int("SEARCH_DRAIN_SECONDS", default=60)
+SEARCH_DRAIN_LOCK_SECONDS = env.int("SEARCH_DRAIN_LOCK_SECONDS", default=300)
+# Results per page; deeper than MAX_PAGE pages is refused (Elasticsearch pages by from/size
+# and stops at 10,000 results).
+SEARCH_PAGE_SIZE = 20
+SEARCH_MAX_PAGE = 500
+# The database backend counts, facets and orders at most this many of the newest matches;
+# past it the count is a lower bound. Reading every match of a word found in most of 100k
+# documents took hundreds of milliseconds. ts_rank orders lists of up to SEARCH_DB_RANKED.
+SEARCH_DB_CANDIDATES = env.int("SEARCH_DB_CANDIDATES", default=500)
+SEARCH_DB_RANKED = env.int("SEARCH_DB_RANKED", default=100)
+# PostgreSQL looks for the newest matches in windows of this many ids, growing fourfold.
+SEARCH_DB_WINDOW = env.int("SEARCH_DB_WINDOW", default=2000)
 
 # --- Authentication ----------------------------------------------------------------------
 AUTH_USER_MODEL = "marketplace.User"
@@ -233,6 +252,8 @@ DEMO_SEEDERS = [
     "marketplace.demo_procurement.procurement_demo_seed",
     "matching.demo.matching_demo_seed",
     "cms.demo.cms_demo_seed",
+    # Last: the search index is built from everything seeded before it.
+    "search.demo.search_demo_seed",
 ]
 # Called after commit with `membership_id=` whenever a membership is added (the shared domain
 # never imports the apps that listen).
@@ -334,6 +355,16 @@ CELERY_BEAT_SCHEDULE = {
     "matching-nightly": {
         "task": "matching.tasks.match_run_nightly",
         "schedule": crontab(hour=1, minute=30),
+    },
+    # Search: the outbox is drained after every write; this catches rows left by a broker
+    # or index outage. Reconcile compares the index's counts with the domain.
+    "search-outbox-drain": {
+        "task": "search.tasks.search_outbox_drain",
+        "schedule": 30.0,
+    },
+    "search-reconcile": {
+        "task": "search.tasks.search_reconcile",
+        "schedule": crontab(minute=17),
     },
 }
 
