@@ -49,6 +49,7 @@ from marketplace.validators import (
     resident_id_birth_date,
     validate_phone,
 )
+from search.public import schedule_reindex
 
 __all__ = [
     "DuplicateSubmission",
@@ -690,6 +691,8 @@ def _transition(*, need: Need, to: str, by: User | None, reason: str = "") -> Ne
             need.response_deadline = now + timedelta(hours=settings.EMERGENCY_RESPONSE_HOURS)
             fields.append("response_deadline")
     need.save(update_fields=fields)
+    if Need.PUBLIC & {previous, to}:  # entering or leaving the open pool (search shows it)
+        schedule_reindex(doc_type="need", object_id=need.pk)
     if to == Need.Status.OPEN and need.is_emergency:
         # An emergency skips the nightly batch: matching takes it at once, on its own.
         # Dispatched by task name, so the shared domain does not import matching.

@@ -41,6 +41,7 @@ from marketplace.models import (
     User,
 )
 from marketplace.selectors.directory import user_scope
+from search.public import schedule_reindex
 
 __all__ = [
     "MilestoneSpec",
@@ -206,6 +207,7 @@ def contract_sign(
     if tender.status != Tender.Status.COMPLETE and _lot_settled(tender):
         tender.status = Tender.Status.COMPLETE
         tender.save(update_fields=["status"])
+        schedule_reindex(doc_type="tender", object_id=tender.pk)
     return contract
 
 

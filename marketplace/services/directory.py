@@ -18,6 +18,7 @@ from marketplace.exceptions import InvalidState, NotPermitted
 from marketplace.models import Area, Membership, Organisation, Role, User
 from marketplace.selectors import organisation_member_user_ids, user_scope
 from marketplace.validators import normalise_phone, validate_phone
+from search.public import schedule_reindex
 
 ORGANISATION_PHONE = "organisation.phone"
 
@@ -79,6 +80,7 @@ def organisation_create(
     )
     organisation.full_clean()
     organisation.save()
+    schedule_reindex(doc_type="organisation", object_id=organisation.pk)
     return organisation
 
 
@@ -95,6 +97,7 @@ def organisation_verify(*, organisation: Organisation, verified_by: User) -> Org
     locked.verified_at = timezone.now()
     locked.verified_by = verified_by
     locked.save(update_fields=["verified", "verified_at", "verified_by"])
+    schedule_reindex(doc_type="organisation", object_id=locked.pk)
 
     from marketplace.tasks import organisation_verified_notify
 

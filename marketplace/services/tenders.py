@@ -48,6 +48,7 @@ from marketplace.selectors.tenders import (
     team_reasons,
     user_is_agency_staff,
 )
+from search.public import schedule_reindex
 
 __all__ = [
     "DECLARATIONS",
@@ -298,6 +299,7 @@ def tender_publish(*, tender: Tender, by: User) -> Tender:
     tender.published_at = now
     tender.published_by = by
     tender.save(update_fields=["status", "published_at", "published_by"])
+    schedule_reindex(doc_type="tender", object_id=tender.pk)
     return tender
 
 
@@ -318,6 +320,7 @@ def tender_cancel(*, tender: Tender, by: User, reason: str) -> Tender:
     tender.cancelled_reason = reason
     tender.save(update_fields=["status", "cancelled_reason"])
     tender.lots.update(status=Lot.Status.FAILED)
+    schedule_reindex(doc_type="tender", object_id=tender.pk)
     return tender
 
 
@@ -622,6 +625,7 @@ def tender_open(*, tender: Tender, by: User | None = None) -> Tender:
     tender.status = Tender.Status.OPENED
     tender.opened_at = now
     tender.save(update_fields=["status", "opened_at"])
+    schedule_reindex(doc_type="tender", object_id=tender.pk)
     return tender
 
 

@@ -68,9 +68,10 @@ def test_verify_mails_members_after_commit(world, django_capture_on_commit_callb
     org = world.pending_in_street
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         organisation_verify(organisation=org, verified_by=world.users[Role.CIVIL_AFFAIRS_OFFICIAL])
-    # Nothing is sent before commit; the task and the real-time push wait for it.
+    # Nothing is sent before commit; the mail task, the real-time push and the search
+    # drain wait for it.
     assert mail.outbox == []
-    assert len(callbacks) == 2
+    assert len(callbacks) == 3
     for callback in callbacks:
         callback()
     org.refresh_from_db()

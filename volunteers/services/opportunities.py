@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from marketplace import realtime
 from marketplace.models import Area, Organisation, ServiceType, User
+from search.public import schedule_reindex
 from volunteers.exceptions import (
     DomainError,
     InvalidState,
@@ -141,6 +142,7 @@ def opportunity_create(
     opportunity.full_clean()
     opportunity.save()
     opportunity.skills.set(list(skills))
+    schedule_reindex(doc_type="opportunity", object_id=opportunity.pk)
     return opportunity
 
 
@@ -226,6 +228,7 @@ def opportunity_update(
         raise _translate(exc) from exc
     if skills is not KEEP:
         locked.skills.set(list(skills))
+    schedule_reindex(doc_type="opportunity", object_id=locked.pk)
     promoted = _promote_waitlist(locked, now=now)
     place_changed = (locked.community_id, locked.address) != before[2:]
     if times_changed or place_changed:
@@ -251,6 +254,7 @@ def opportunity_cancel(*, opportunity: Opportunity, by: User, reason: str) -> Op
     locked.cancel_reason = reason[:200]
     locked.confirmed_count = 0
     locked.save(update_fields=["status", "cancel_reason", "confirmed_count", "updated_at"])
+    schedule_reindex(doc_type="opportunity", object_id=locked.pk)
     if user_ids:
         _schedule_notice(locked.pk, "cancelled", reason=reason, user_ids=user_ids)
     return locked
