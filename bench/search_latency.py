@@ -242,7 +242,10 @@ def main() -> None:
     )
     slow = sorted(zip(timings, batch, strict=True), key=lambda x: -x[0])[:5]
     for ms, q in slow:
-        print(f"  slowest: {ms:6.1f} ms  q={q.q!r} types={q.types} street={q.street_id}")
+        print(
+            f"  slowest: {ms:6.1f} ms  q={q.q!r} types={q.types} street={q.street_id} "
+            f"service_type={q.service_type_id} page={q.page}"
+        )
 
     rng = random.Random(args.seed + 2)  # noqa: S311 - seeded test data
     phrases = rng.sample(

@@ -443,18 +443,6 @@ class DatabaseBackend:
         offset = (max(1, query.page) - 1) * size
         return offset, offset + size
 
-    def _facet_rows(self, pks: Iterable[int], *, where: Q | None = None) -> dict[int, dict]:
-        """The facet columns of these entries (those passing `where`), by id."""
-        rows: dict[int, dict] = {}
-        for batch in _chunks(pks, BATCH):
-            for row in (
-                self._entries()
-                .filter(where or Q(), pk__in=batch)
-                .values("pk", "object_id", *_GROUP_COLUMNS)
-            ):
-                rows[row["pk"]] = row
-        return rows
-
     # Every backend: no text ---------------------------------------------------------------
 
     def _candidates_all(self, parsed: ParsedQuery, where: Q, cap: int, below=None, width=None):
@@ -541,28 +529,28 @@ class DatabaseBackend:
     # SQLite with FTS5 -----------------------------------------------------------------------
 
     def _candidates_fts5(self, parsed: ParsedQuery, where: Q, cap: int, below=None, width=None):
+        # One query: FTS5 walks its matches newest first, each joined by rowid to its entry
+        # for the facet columns and the filter, and stops at the LIMIT. (FTS5 would answer
+        # "rowid IN (…)" by re-running the whole match for each id; fetching the entries
+        # through the ORM in batches cost more than the match.)
         match = _fts5(parsed.terms)
-        # FTS5 walks its matches newest first and stops at the LIMIT. A filter is applied to
-        # pages of matches in Python's hands (FTS5 answers "rowid IN (…)" by re-running the
-        # whole match for each id).
-        size = cap + 1 if not where else max(cap + 1, 2000)
-        rows: list[dict] = []
-        high = below
+        sql_where, params = _sql_filters(where)
+        sql = (
+            "SELECT e.id, bm25(search_entry_fts, 10.0, 1.0), e.object_id, "  # noqa: S608 - fixed SQL, values bound
+            + ", ".join(f"e.{column}" for column in _GROUP_COLUMNS)
+            + " FROM search_entry_fts JOIN search_entry e ON e.id = search_entry_fts.rowid"
+            " WHERE search_entry_fts MATCH %s"
+            + ("" if below is None else " AND search_entry_fts.rowid < %s")
+            + sql_where
+            + " ORDER BY search_entry_fts.rowid DESC LIMIT %s"
+        )
+        names = ("pk", "score", "object_id", *_GROUP_COLUMNS)
         with connections[self.using].cursor() as cursor:
-            while len(rows) <= cap:
-                bound = "" if high is None else "AND rowid < %s "
-                cursor.execute(
-                    "SELECT rowid, bm25(search_entry_fts, 10.0, 1.0) FROM search_entry_fts "  # noqa: S608 - fixed text, values bound
-                    f"WHERE search_entry_fts MATCH %s {bound}ORDER BY rowid DESC LIMIT %s",
-                    [match, *([] if high is None else [high]), size],
-                )
-                page = cursor.fetchall()
-                facets = self._facet_rows([pk for pk, _ in page], where=where)
-                # bm25 is lower for better matches.
-                rows += [{**facets[pk], "score": -score} for pk, score in page if pk in facets]
-                if len(page) < size:
-                    break
-                high = page[-1][0]
+            cursor.execute(sql, [match, *([] if below is None else [below]), *params, cap + 1])
+            # bm25 is lower for better matches.
+            rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+            for row in rows:
+                row["score"] = -row["score"]
             capped, rows = len(rows) > cap, rows[:cap]
             titled: set[int] = set()
             if rows:
