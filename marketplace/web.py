@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
 from django.utils.translation import gettext as _
 
+from marketplace.exceptions import InvalidState, NotPermitted
 from marketplace.selectors.directory import user_scope
 
 PAGE_SIZE = 20
@@ -35,6 +36,19 @@ def error_text(exc: Exception) -> str:
     if isinstance(exc, DjangoValidationError):
         return "；".join(str(m) for m in exc.messages)
     return str(getattr(exc, "message", exc))
+
+
+def form_refusal(form, exc: Exception, *, conflict: bool = False) -> int:
+    """Put a service's refusal on the form (nothing was written) and return the response
+    status: 400 for what was entered, 403 when the user may not do this at all, and with
+    `conflict` 409 when the object's state refuses it."""
+    if isinstance(exc, DjangoValidationError):
+        add_validation_error(form, exc)
+        return 400
+    form.add_error(None, error_text(exc))
+    if isinstance(exc, NotPermitted):
+        return 403
+    return 409 if conflict and isinstance(exc, InvalidState) else 400
 
 
 def page_of(request, queryset, *, param: str = "page"):

@@ -62,7 +62,13 @@ from marketplace.services.contracts import (
     review_draw,
     sample_verify,
 )
-from marketplace.web import add_validation_error, error_text, filtered, page_of, require_role
+from marketplace.web import (
+    error_text,
+    filtered,
+    form_refusal,
+    page_of,
+    require_role,
+)
 from volunteers.services.delivery import team_delivery_log
 
 # Roles that open contract pages at all; the selectors narrow what each sees.
@@ -74,11 +80,8 @@ def _refusal(form, exc: Exception) -> tuple[int, str | None]:
     """A service's refusal on the form, the response status (403 when the user may not do
     this at all) and, for a refusal of state, a line for the page's banner (the form may no
     longer be shown once its object has moved on)."""
-    if isinstance(exc, DjangoValidationError):
-        add_validation_error(form, exc)
-        return 400, None
-    form.add_error(None, error_text(exc))
-    return (403 if isinstance(exc, NotPermitted) else 400), error_text(exc)
+    status = form_refusal(form, exc)
+    return status, None if isinstance(exc, DjangoValidationError) else error_text(exc)
 
 
 def _require_manager(request) -> None:

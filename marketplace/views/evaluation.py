@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
-from marketplace.exceptions import DomainError, NotPermitted
+from marketplace.exceptions import DomainError
 from marketplace.exports import xlsx_response
 from marketplace.forms.evaluation import (
     AwardForm,
@@ -65,20 +65,11 @@ from marketplace.services.evaluation import (
     lot_fail,
     score_sheet_save,
 )
-from marketplace.web import add_validation_error, error_text, page_of, require_role
+from marketplace.web import form_refusal, page_of, require_role
 
 READER_ROLES = (Role.CIVIL_AFFAIRS_OFFICIAL, Role.AUDITOR)
 MANAGER_ROLES = (Role.CIVIL_AFFAIRS_OFFICIAL,)
 REFUSALS = (DomainError, DjangoValidationError)
-
-
-def _refusal(form, exc: Exception) -> int:
-    """A service's refusal on the form; 403 when the user may not do this at all."""
-    if isinstance(exc, DjangoValidationError):
-        add_validation_error(form, exc)
-        return 400
-    form.add_error(None, error_text(exc))
-    return 403 if isinstance(exc, NotPermitted) else 400
 
 
 # --- Civil affairs: one tender's evaluation ---------------------------------------------
@@ -194,7 +185,7 @@ def _manage_post(request, tender, key, form, call, *, success: str, anchor: str)
         try:
             call(form)
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc)
         else:
             messages.success(request, success)
             return redirect(_evaluation_url(tender.pk, anchor))
@@ -382,7 +373,7 @@ def assignment_detail_view(request, pk: int):
         try:
             evaluator_declare(assignment=assignment, by=request.user, **form.service_arguments())
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc)
         else:
             messages.success(request, _("已提交利益冲突声明。"))
             return redirect("procurement:assignment-detail", pk=assignment.pk)
@@ -406,7 +397,7 @@ def score_sheet_view(request, pk: int, bid_pk: int):
                     assignment=assignment, by=request.user, bid=bid, **form.service_arguments()
                 )
             except REFUSALS as exc:
-                status = _refusal(form, exc)
+                status = form_refusal(form, exc)
             else:
                 messages.success(
                     request, _("已保存对%(agency)s的评分。") % {"agency": bid.agency.name}
@@ -455,7 +446,7 @@ def complaint_create_view(request, pk: int):
                     grounds=form.cleaned_data["grounds"],
                 )
             except REFUSALS as exc:
-                status = _refusal(form, exc)
+                status = form_refusal(form, exc)
             else:
                 messages.success(request, _("质疑已提交，民政局将予以答复。"))
                 return redirect("procurement:complaint-list-mine")

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from marketplace.exceptions import DomainError, InvalidState, NotPermitted
+from marketplace.exceptions import DomainError, NotPermitted
 from marketplace.exports import xlsx_response
 from marketplace.forms.tenders import (
     AnswerForm,
@@ -70,24 +70,19 @@ from marketplace.services.tenders import (
     tender_publish,
     tender_update,
 )
-from marketplace.web import add_validation_error, error_text, filtered, page_of, require_role
+from marketplace.web import (
+    error_text,
+    filtered,
+    form_refusal,
+    page_of,
+    require_role,
+)
 
 # Who reads the tender list and a tender's management page (auditors never write).
 MANAGER_ROLES = (Role.CIVIL_AFFAIRS_OFFICIAL, Role.AUDITOR)
 OFFICIAL = (Role.CIVIL_AFFAIRS_OFFICIAL,)
 BIDDER = (Role.AGENCY_STAFF,)
 REFUSALS = (DomainError, DjangoValidationError)
-
-
-def _refusal(form, exc: Exception) -> int:
-    """Put a service's refusal on the form; the status says why (nothing was written)."""
-    if isinstance(exc, DjangoValidationError):
-        add_validation_error(form, exc)
-        return 400
-    form.add_error(None, error_text(exc))
-    if isinstance(exc, NotPermitted):
-        return 403
-    return 409 if isinstance(exc, InvalidState) else 400
 
 
 def _roles(request) -> frozenset:
@@ -169,7 +164,7 @@ def tender_create_view(request):
         try:
             tender = tender_create(by=request.user, **form.cleaned_data)
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc, conflict=True)
         else:
             messages.success(request, _("采购项目草稿已创建，请添加标段和评分项。"))
             return redirect("procurement:tender-manage", pk=tender.pk)
@@ -237,7 +232,7 @@ def tender_update_view(request, pk: int):
         try:
             tender_update(tender=tender, by=request.user, **form.cleaned_data)
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc, conflict=True)
         else:
             messages.success(request, _("已保存。"))
             return redirect("procurement:tender-manage", pk=tender.pk)
@@ -255,7 +250,7 @@ def lot_add_view(request, pk: int):
         try:
             lot = lot_add(tender=tender, by=request.user, **form.cleaned_data)
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc, conflict=True)
         else:
             messages.success(request, _("已添加第%(n)s标段。") % {"n": lot.number})
             return redirect("procurement:tender-manage", pk=tender.pk)
@@ -288,7 +283,7 @@ def criterion_add_view(request, pk: int):
         try:
             criterion_add(tender=tender, by=request.user, **form.cleaned_data)
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc, conflict=True)
         else:
             messages.success(request, _("已添加评分项。"))
             return redirect("procurement:tender-manage", pk=tender.pk)
@@ -337,7 +332,7 @@ def tender_cancel_view(request, pk: int):
         try:
             tender_cancel(tender=tender, by=request.user, reason=form.cleaned_data["reason"])
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc, conflict=True)
         else:
             messages.success(request, _("采购项目已终止。"))
             return redirect("procurement:tender-manage", pk=tender.pk)
@@ -356,7 +351,7 @@ def question_answer_view(request, pk: int, question_id: int):
         try:
             question_answer(question=question, by=request.user, answer=form.cleaned_data["answer"])
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc, conflict=True)
         else:
             messages.success(request, _("答复已发布。"))
             return redirect("procurement:tender-manage", pk=tender.pk)
@@ -455,7 +450,7 @@ def question_ask_view(request, pk: int):
                 question=form.cleaned_data["question"],
             )
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc, conflict=True)
         else:
             messages.success(request, _("问题已提交，答复将在本页公开。"))
             return redirect("procurement:tender-detail-agency", pk=tender.pk)
@@ -506,7 +501,7 @@ def bid_create_view(request, lot_id: int):
                 declarations=form.declarations(),
             )
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc, conflict=True)
         else:
             messages.success(request, _("投标文件已密封递交。截止前您可以修改或撤回。"))
             return redirect("procurement:tender-detail-agency", pk=lot.tender_id)
@@ -562,7 +557,7 @@ def bid_update_view(request, pk: int):
                 declarations=form.declarations(),
             )
         except REFUSALS as exc:
-            status = _refusal(form, exc)
+            status = form_refusal(form, exc, conflict=True)
         else:
             messages.success(request, _("投标已修改并重新密封。"))
             return redirect("procurement:tender-detail-agency", pk=bid.lot.tender_id)
