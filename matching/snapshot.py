@@ -254,6 +254,20 @@ def _team_loads() -> dict[int, int]:
     )
 
 
+def _person_row(
+    *, max_concurrent: int, load: int, own: dict[int, str], **fields
+) -> SupplyRow | None:
+    """A volunteer's or social worker's supply row: capacity is what their
+    `max_concurrent` leaves after the load they carry (None when nothing is left); `own`
+    maps the service types they serve to the skill or specialty that serves each."""
+    capacity = max_concurrent - load
+    if capacity <= 0:
+        return None
+    return SupplyRow(
+        capacity=capacity, load=load, service_types=frozenset(own), skill_names=own, **fields
+    )
+
+
 def _volunteers(holding: dict, team_load: dict) -> list[SupplyRow]:
     skills: dict[int, dict[int, str]] = defaultdict(dict)
     through = Volunteer.skills.through
@@ -280,29 +294,23 @@ def _volunteers(holding: dict, team_load: dict) -> list[SupplyRow]:
             "pk", "user_id", "home_community_id", "street_id", "max_concurrent", "star_level"
         )
     ):
-        load = holding.get(pk, 0) + team_load.get(user_id, 0)
-        capacity = max_concurrent - load
-        if capacity <= 0:
-            continue
-        own = skills.get(pk, {})
         timetable = days.get(pk, {})
-        rows.append(
-            SupplyRow(
-                key=f"v{pk}",
-                role=VOLUNTEER,
-                pk=pk,
-                user_id=user_id,
-                community_id=community_id,
-                street_id=street_id,
-                capacity=capacity,
-                load=load,
-                service_types=frozenset(own),
-                skill_names=own,
-                days={d: tuple(sorted(parts)) for d, parts in timetable.items()},
-                track=stars * 20.0,
-                mask=sum(1 << d for d in timetable),
-            )
+        row = _person_row(
+            key=f"v{pk}",
+            role=VOLUNTEER,
+            pk=pk,
+            user_id=user_id,
+            max_concurrent=max_concurrent,
+            load=holding.get(pk, 0) + team_load.get(user_id, 0),
+            own=skills.get(pk, {}),
+            community_id=community_id,
+            street_id=street_id,
+            days={d: tuple(sorted(parts)) for d, parts in timetable.items()},
+            track=stars * 20.0,
+            mask=sum(1 << d for d in timetable),
         )
+        if row is not None:
+            rows.append(row)
     return rows
 
 
@@ -322,30 +330,24 @@ def _social_workers(holding: dict, team_load: dict) -> list[SupplyRow]:
     records = agency_track_records(organisation_ids={w[2] for w in workers})
     rows = []
     for pk, user_id, organisation_id, street_id, max_concurrent in workers:
-        load = holding.get(pk, 0) + team_load.get(user_id, 0)
-        capacity = max_concurrent - load
-        if capacity <= 0:
-            continue
         record = records.get(organisation_id)
         mean = record.mean_score if record is not None else None
-        own = specialties.get(pk, {})
-        rows.append(
-            SupplyRow(
-                key=f"s{pk}",
-                role=SOCIAL_WORKER,
-                pk=pk,
-                user_id=user_id,
-                community_id=None,
-                street_id=street_id,
-                capacity=capacity,
-                load=load,
-                service_types=frozenset(own),
-                skill_names=own,
-                days={},
-                track=float(mean) if mean is not None else None,
-                organisation_id=organisation_id,
-            )
+        row = _person_row(
+            key=f"s{pk}",
+            role=SOCIAL_WORKER,
+            pk=pk,
+            user_id=user_id,
+            max_concurrent=max_concurrent,
+            load=holding.get(pk, 0) + team_load.get(user_id, 0),
+            own=specialties.get(pk, {}),
+            community_id=None,
+            street_id=street_id,
+            days={},
+            track=float(mean) if mean is not None else None,
+            organisation_id=organisation_id,
         )
+        if row is not None:
+            rows.append(row)
     return rows
 
 
