@@ -62,8 +62,17 @@ def _rich(html: str) -> str:
     return " ".join(strip_tags(html or "").split())
 
 
-def _status(value: str) -> tuple[str, str]:
-    return value, str(STATUS_LABELS[value])
+def _facets(*, status: str, street=None, service_type=None) -> dict:
+    """A document's facet fields: its status with its label, and the id and name of its
+    street and service type (either may be missing)."""
+    return {
+        "street_id": street.pk if street else None,
+        "street": street.name if street else "",
+        "service_type_id": service_type.pk if service_type else None,
+        "service_type": service_type.name if service_type else "",
+        "status": status,
+        "status_display": str(STATUS_LABELS[status]),
+    }
 
 
 # --- Service projects (charity) ---------------------------------------------------------
@@ -78,7 +87,6 @@ def _projects() -> QuerySet:
 def _project_doc(page, _ctx: dict) -> SearchDoc:
     service_types = sorted(page.service_types.all(), key=lambda s: (s.position, s.code))
     streets = sorted(page.streets.all(), key=lambda a: a.code)
-    status, label = _status("live")
     return SearchDoc(
         type="project",
         id=page.pk,
@@ -95,12 +103,11 @@ def _project_doc(page, _ctx: dict) -> SearchDoc:
         url=page.get_url() or "",
         # One street and one service type per document: the first of the project's (its
         # other streets and types are in the text).
-        street_id=streets[0].pk if streets else None,
-        street=streets[0].name if streets else "",
-        service_type_id=service_types[0].pk if service_types else None,
-        service_type=service_types[0].name if service_types else "",
-        status=status,
-        status_display=label,
+        **_facets(
+            status="live",
+            street=streets[0] if streets else None,
+            service_type=service_types[0] if service_types else None,
+        ),
         updated_at=page.last_published_at,
     )
 
@@ -117,7 +124,6 @@ def _needs() -> QuerySet:
 def _need_doc(need, _ctx: dict) -> SearchDoc:
     # Only `Need.PUBLIC_FIELDS` are loaded; touching anything else would both cost a query
     # and risk reading what identifies the household.
-    status, label = _status("open")
     service = need.service_type.name
     return SearchDoc(
         type="need",
@@ -126,12 +132,7 @@ def _need_doc(need, _ctx: dict) -> SearchDoc:
         % {"service": service, "community": need.community.name},
         body=_text(need.public_description, service, need.community.name, need.street.name),
         url=reverse("need-open-detail", args=[need.pk]),
-        street_id=need.street_id,
-        street=need.street.name,
-        service_type_id=need.service_type_id,
-        service_type=service,
-        status=status,
-        status_display=label,
+        **_facets(status="open", street=need.street, service_type=need.service_type),
         updated_at=need.created_at,
     )
 
@@ -147,7 +148,6 @@ def _organisations() -> QuerySet:
 
 
 def _organisation_doc(organisation, _ctx: dict) -> SearchDoc:
-    status, label = _status("verified")
     street = organisation.street
     return SearchDoc(
         type="organisation",
@@ -161,10 +161,7 @@ def _organisation_doc(organisation, _ctx: dict) -> SearchDoc:
             organisation.description,
         ),
         url=organisation.get_absolute_url(),
-        street_id=street.pk if street else None,
-        street=street.name if street else "",
-        status=status,
-        status_display=label,
+        **_facets(status="verified", street=street),
         updated_at=organisation.verified_at or organisation.created_at,
     )
 
@@ -179,8 +176,6 @@ def _opportunities() -> QuerySet:
 
 
 def _opportunity_doc(opportunity, _ctx: dict) -> SearchDoc:
-    status, label = _status("recruiting")
-    service = opportunity.service_type
     street = opportunity.street
     return SearchDoc(
         type="opportunity",
@@ -195,12 +190,7 @@ def _opportunity_doc(opportunity, _ctx: dict) -> SearchDoc:
             "、".join(s.name for s in opportunity.skills.all()),
         ),
         url=opportunity.get_absolute_url(),
-        street_id=street.pk if street else None,
-        street=street.name if street else "",
-        service_type_id=service.pk if service else None,
-        service_type=service.name if service else "",
-        status=status,
-        status_display=label,
+        **_facets(status="recruiting", street=street, service_type=opportunity.service_type),
         updated_at=opportunity.updated_at,
     )
 
@@ -236,7 +226,6 @@ def _catalogue_items() -> Iterator:
 
 
 def _catalogue_doc(item, ctx: dict) -> SearchDoc:
-    status, label = _status("listed" if item.in_service_list else "unlisted")
     page = _subpage_url(ctx, "catalogue-year", item.year)
     return SearchDoc(
         type="catalogue_item",
@@ -251,10 +240,10 @@ def _catalogue_doc(item, ctx: dict) -> SearchDoc:
             item.get_unit_display(),
         ),
         url=f"{page}#item-{item.code}" if page else "",
-        service_type_id=item.service_type_id,
-        service_type=item.service_type.name,
-        status=status,
-        status_display=label,
+        **_facets(
+            status="listed" if item.in_service_list else "unlisted",
+            service_type=item.service_type,
+        ),
     )
 
 
@@ -268,11 +257,10 @@ def _tender_doc(tender, ctx: dict) -> SearchDoc:
     from marketplace.models import ServiceType
 
     if "service_types" not in ctx:
-        ctx["service_types"] = dict(ServiceType.objects.values_list("pk", "name"))
+        ctx["service_types"] = ServiceType.objects.in_bulk()
     lots = list(tender.lots.all())
     first = lots[0] if lots else None
     service_type_id = first.catalogue_item.service_type_id if first else None
-    status, label = _status(tender.status)
     return SearchDoc(
         type="tender",
         id=tender.pk,
@@ -287,12 +275,11 @@ def _tender_doc(tender, ctx: dict) -> SearchDoc:
         url=_subpage_url(ctx, "tender", tender.pk)
         or reverse("tender-detail-agency", args=[tender.pk]),
         # A tender's lots may serve several streets: the first lot's is the facet.
-        street_id=first.street_id if first else None,
-        street=first.street.name if first else "",
-        service_type_id=service_type_id,
-        service_type=ctx["service_types"].get(service_type_id, ""),
-        status=status,
-        status_display=label,
+        **_facets(
+            status=tender.status,
+            street=first.street if first else None,
+            service_type=ctx["service_types"].get(service_type_id),
+        ),
         updated_at=tender.published_at,
     )
 
