@@ -56,15 +56,8 @@ FACETS = (
     ("service_type", "service_type_id", "service_type"),
     ("status", "status", "status_display"),
 )
-_GROUP_COLUMNS = (
-    "doc_type",
-    "street_id",
-    "street",
-    "service_type_id",
-    "service_type",
-    "status",
-    "status_display",
-)
+# Every facet column, each once: what a candidate row carries.
+_GROUP_COLUMNS = tuple(dict.fromkeys(c for _name, value, label in FACETS for c in (value, label)))
 _ENTRY_FIELDS = (
     "title",
     "body",
